@@ -1,0 +1,23 @@
+//! svcplane: the dataplane of Kubernetes Services, as an embeddable library.
+//!
+//! A control plane tells svcplane which Services and endpoints exist; a datapath (a DPDK loop,
+//! a netfilter-queue reader, a TUN proxy) hands it packets and gets back a verdict and a
+//! rewritten header. svcplane owns no threads, no clock, no sockets and no global state.
+//!
+//! The core is `#![no_std]` + `alloc`; the `std` feature (on by default) adds conveniences such
+//! as `std::error::Error` implementations.
+//!
+//! Modules:
+//! - [`wire`]: zero-copy views of IPv4, IPv6 (with extension headers), TCP, UDP, SCTP,
+//!   ICMPv4/ICMPv6, and the checksums they carry.
+//! - [`nat`]: rewriting addresses and ports in place with incremental checksum updates,
+//!   including the header quoted inside ICMP errors.
+#![cfg_attr(not(any(test, feature = "std")), no_std)]
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+#[allow(unused_extern_crates)]
+extern crate alloc;
+
+pub mod nat;
+pub mod wire;

@@ -1,0 +1,1 @@
+//! NAT header rewriting.
