@@ -1,1 +1,799 @@
-//! NAT header rewriting.
+//! NAT header rewriting: DNAT, SNAT, both, and the reverse for replies, in place, with
+//! incremental checksum updates (RFC 1624), for IPv4 and IPv6 carrying TCP, UDP, SCTP and ICMP
+//! echo, and for ICMP errors (the quoted header is rewritten too).
+//!
+//! # Model
+//! A packet is parsed once ([`parse`]) into a [`Parsed`] summary: its [`Tuple`], where its
+//! layers start, and what kind of transport it carries. A [`Rewrite`] names the new source
+//! and/or destination address and port; [`apply`] writes it and updates every checksum the
+//! change touches. [`rewrite`] does both.
+//!
+//! - **Ports.** TCP, UDP and SCTP ports are rewritten as given. For ICMP echo the identifier
+//!   plays the port's role: it is the *source* port of an echo request and the *destination*
+//!   port of an echo reply, so the reply of a flow is its exact mirror (as in Linux conntrack).
+//! - **Replies.** [`Rewrite::reply`] turns the rewrite of a flow's first packet into the one
+//!   that restores the original addresses on the replies.
+//! - **ICMP errors** (destination unreachable incl. fragmentation needed / packet too big, time
+//!   exceeded, parameter problem) travel in the direction opposite to the packet they quote.
+//!   Pass them the rewrite of their own direction (for an error from a backend, the reply
+//!   rewrite): the quoted packet gets the mirror of it (its source takes the rewrite's
+//!   destination and the other way round), with its IPv4 header checksum and, where the quote
+//!   holds them, its transport checksum updated. The outer destination takes the rewrite's
+//!   destination address. The outer source takes the rewrite's source address only when the
+//!   error was sent by the quoted packet's destination itself (a backend answering "port
+//!   unreachable"); an error from a router on the path keeps the router's address, so
+//!   traceroute and path-MTU discovery still show who spoke. A quoted transport checksum is
+//!   updated when the quote holds all of it; a quote that ends inside the field leaves it as it
+//!   is (its new value depends on the missing byte), as Linux does.
+//! - **Fragments.** A non-first IPv4/IPv6 fragment has no transport header: only its
+//!   addresses are rewritten. A first fragment is rewritten like a whole packet (the
+//!   transport checksum covers the whole datagram and is updated incrementally), except that
+//!   an SCTP port change needs the datagram's full length and is refused.
+//!
+//! # Guarantees
+//! - No allocation, no panic, O(1) work (at most [`wire::ipv6::MAX_EXTENSION_HEADERS`]
+//!   extension headers are walked; an SCTP port change costs O(log length)).
+//! - On any error the buffer is left exactly as it was: everything is checked before the
+//!   first byte is written.
+//! - Checksums are updated, never recomputed: when the input's checksums were correct, the
+//!   output's equal a full recomputation; when they were wrong, they stay wrong, so a
+//!   corrupted packet is never made to look valid. UDP over IPv4 without a checksum keeps none.
+
+use core::fmt;
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use crate::wire::{self, checksum::Delta, icmpv4, icmpv6, ip_protocol, ipv4, ipv6, tcp, udp};
+
+/// Why a packet could not be rewritten. The buffer is unchanged in every case.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Error {
+    /// The buffer is shorter than the headers (or lengths) the packet announces.
+    Truncated,
+    /// A header holds a value the protocol forbids (including a zero UDP checksum over IPv6,
+    /// which RFC 8200 §8.1 says receivers must drop).
+    Malformed,
+    /// A well-formed packet svcplane does not rewrite: another transport protocol, ESP or AH,
+    /// an IPv6 routing header with segments left, an ICMP error quoting an ICMP error, or an
+    /// SCTP port change in a first fragment.
+    Unsupported,
+    /// The rewrite names an address of the other IP family.
+    FamilyMismatch,
+}
+
+impl From<wire::Error> for Error {
+    fn from(e: wire::Error) -> Self {
+        match e {
+            wire::Error::Truncated => Error::Truncated,
+            wire::Error::Malformed => Error::Malformed,
+            wire::Error::Unsupported => Error::Unsupported,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Error::Truncated => "truncated packet",
+            Error::Malformed => "malformed packet",
+            Error::Unsupported => "packet kind not supported for rewriting",
+            Error::FamilyMismatch => "rewrite address family differs from the packet's",
+        })
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for Error {}
+
+/// The IP version of a packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Family {
+    /// IPv4.
+    V4,
+    /// IPv6.
+    V6,
+}
+
+impl Family {
+    /// The family of an address.
+    pub fn of(addr: &IpAddr) -> Family {
+        match addr {
+            IpAddr::V4(_) => Family::V4,
+            IpAddr::V6(_) => Family::V6,
+        }
+    }
+}
+
+/// The addresses and ports of a packet, with its transport protocol.
+///
+/// For ICMP echo the identifier is `src_port` of a request and `dst_port` of a reply (the
+/// other one is 0); packets without ports (non-first fragments, other ICMP) carry 0 and 0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Tuple {
+    /// IP protocol number (see [`wire::ip_protocol`]).
+    pub protocol: u8,
+    /// Source address.
+    pub src: IpAddr,
+    /// Destination address.
+    pub dst: IpAddr,
+    /// Source port (or echo-request identifier).
+    pub src_port: u16,
+    /// Destination port (or echo-reply identifier).
+    pub dst_port: u16,
+}
+
+impl Tuple {
+    /// The tuple of a packet going the other way.
+    pub fn reversed(&self) -> Tuple {
+        Tuple {
+            protocol: self.protocol,
+            src: self.dst,
+            dst: self.src,
+            src_port: self.dst_port,
+            dst_port: self.src_port,
+        }
+    }
+}
+
+/// What a packet's transport layer is, as far as rewriting goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// TCP, UDP or SCTP, with its ports.
+    Ports,
+    /// ICMP or ICMPv6 echo; `request` tells which way (the identifier's role depends on it).
+    Echo {
+        /// True for an echo request, false for an echo reply.
+        request: bool,
+    },
+    /// A non-first fragment: no transport header, only the addresses are rewritten.
+    Fragment,
+    /// An ICMP or ICMPv6 error quoting a packet, described by [`Parsed::inner`].
+    IcmpError,
+    /// Another ICMP message (no identifier): only the addresses are rewritten.
+    IcmpOther,
+}
+
+/// Fragmentation of the packet (IPv4 header fields or the IPv6 fragment header).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Fragment {
+    /// Identification (16 bits for IPv4, 32 for IPv6).
+    pub ident: u32,
+    /// Offset of this fragment's data in bytes.
+    pub offset: u16,
+    /// More fragments follow.
+    pub more: bool,
+}
+
+/// The packet quoted inside an ICMP error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Inner {
+    /// The quoted packet's addresses and ports (as it was sent, before the error).
+    pub tuple: Tuple,
+    /// Offset of the quoted IP header in the buffer.
+    pub l3_offset: usize,
+    /// Offset of the quoted transport header in the buffer.
+    pub l4_offset: usize,
+    /// What the quoted transport layer is: [`Kind::Ports`], [`Kind::Echo`] or
+    /// [`Kind::Fragment`] (no ports quoted, addresses only).
+    pub kind: Kind,
+    /// The full length of the quoted transport segment as its IP header gives it, when known
+    /// (needed to update a quoted SCTP CRC32c).
+    pub l4_len: Option<usize>,
+}
+
+/// A parsed packet: everything [`apply`] needs, found once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Parsed {
+    /// IP version.
+    pub family: Family,
+    /// The outer addresses and ports.
+    pub tuple: Tuple,
+    /// Offset of the transport header (or of the fragment data) in the buffer.
+    pub l4_offset: usize,
+    /// End of the packet as its IP header gives it (bytes after it are padding).
+    pub end: usize,
+    /// The transport kind.
+    pub kind: Kind,
+    /// TCP flags (0 for other protocols).
+    pub tcp_flags: u8,
+    /// Fragmentation, when the packet is a fragment.
+    pub fragment: Option<Fragment>,
+    /// The quoted packet, for [`Kind::IcmpError`].
+    pub inner: Option<Inner>,
+}
+
+/// New addresses and ports for a packet; `None` keeps the field as it is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Rewrite {
+    /// New source address.
+    pub src_addr: Option<IpAddr>,
+    /// New source port (echo-request identifier).
+    pub src_port: Option<u16>,
+    /// New destination address.
+    pub dst_addr: Option<IpAddr>,
+    /// New destination port (echo-reply identifier).
+    pub dst_port: Option<u16>,
+}
+
+impl Rewrite {
+    /// Destination NAT to `addr:port`.
+    pub fn dnat(addr: IpAddr, port: u16) -> Rewrite {
+        Rewrite {
+            dst_addr: Some(addr),
+            dst_port: Some(port),
+            ..Rewrite::default()
+        }
+    }
+
+    /// Source NAT to `addr:port`.
+    pub fn snat(addr: IpAddr, port: u16) -> Rewrite {
+        Rewrite {
+            src_addr: Some(addr),
+            src_port: Some(port),
+            ..Rewrite::default()
+        }
+    }
+
+    /// Adds a source NAT to this rewrite.
+    pub fn with_snat(mut self, addr: IpAddr, port: u16) -> Rewrite {
+        self.src_addr = Some(addr);
+        self.src_port = Some(port);
+        self
+    }
+
+    /// The rewrite for replies of a flow whose packets had `before` as their tuple and get
+    /// this rewrite: it restores `before`'s destination as the replies' source and `before`'s
+    /// source as their destination, for exactly the fields this rewrite changes.
+    pub fn reply(&self, before: &Tuple) -> Rewrite {
+        Rewrite {
+            src_addr: self.dst_addr.map(|_| before.dst),
+            src_port: self.dst_port.map(|_| before.dst_port),
+            dst_addr: self.src_addr.map(|_| before.src),
+            dst_port: self.src_port.map(|_| before.src_port),
+        }
+    }
+
+    /// The tuple a packet with tuple `t` has after this rewrite (ports of packets without
+    /// ports stay 0; the identifier of an echo message follows the rule in the module docs).
+    pub fn applied_to(&self, t: &Tuple, kind: Kind) -> Tuple {
+        let mut out = Tuple {
+            protocol: t.protocol,
+            src: self.src_addr.unwrap_or(t.src),
+            dst: self.dst_addr.unwrap_or(t.dst),
+            src_port: t.src_port,
+            dst_port: t.dst_port,
+        };
+        match kind {
+            Kind::Ports => {
+                out.src_port = self.src_port.unwrap_or(t.src_port);
+                out.dst_port = self.dst_port.unwrap_or(t.dst_port);
+            }
+            Kind::Echo { request: true } => out.src_port = self.src_port.unwrap_or(t.src_port),
+            Kind::Echo { request: false } => out.dst_port = self.dst_port.unwrap_or(t.dst_port),
+            _ => {}
+        }
+        out
+    }
+
+    fn check_family(&self, family: Family) -> Result<(), Error> {
+        let ok = |a: &Option<IpAddr>| a.map_or(true, |a| Family::of(&a) == family);
+        if ok(&self.src_addr) && ok(&self.dst_addr) {
+            Ok(())
+        } else {
+            Err(Error::FamilyMismatch)
+        }
+    }
+
+    /// The mirror: source and destination swapped (what a quoted packet gets).
+    fn mirrored(&self) -> Rewrite {
+        Rewrite {
+            src_addr: self.dst_addr,
+            src_port: self.dst_port,
+            dst_addr: self.src_addr,
+            dst_port: self.src_port,
+        }
+    }
+}
+
+/// Parses the IP packet at the start of `buf` and rewrites it in place. See the module docs.
+pub fn rewrite(buf: &mut [u8], rw: &Rewrite) -> Result<Parsed, Error> {
+    let p = parse(buf)?;
+    apply(buf, &p, rw)?;
+    Ok(p)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parsing
+
+/// Parses the IP packet at the start of `buf` (an IPv4 or IPv6 header first).
+///
+/// Checks everything [`apply`] relies on, so that a successful parse followed by `apply` on
+/// the same bytes can only fail for a rewrite that does not fit the packet.
+pub fn parse(buf: &[u8]) -> Result<Parsed, Error> {
+    match buf.first().map(|b| b >> 4) {
+        Some(4) => parse_v4(buf),
+        Some(6) => parse_v6(buf),
+        Some(_) => Err(Error::Malformed),
+        None => Err(Error::Truncated),
+    }
+}
+
+fn parse_v4(buf: &[u8]) -> Result<Parsed, Error> {
+    let ip = ipv4::Packet::new_checked(buf)?;
+    let end = usize::from(ip.total_len());
+    let l4_offset = ip.header_len();
+    let fragment = (ip.more_frags() || ip.frag_offset() != 0).then(|| Fragment {
+        ident: u32::from(ip.ident()),
+        offset: ip.frag_offset(),
+        more: ip.more_frags(),
+    });
+    let tuple = Tuple {
+        protocol: ip.protocol(),
+        src: IpAddr::V4(Ipv4Addr::from(ip.src_addr())),
+        dst: IpAddr::V4(Ipv4Addr::from(ip.dst_addr())),
+        src_port: 0,
+        dst_port: 0,
+    };
+    finish_parse(Family::V4, buf, tuple, l4_offset, end, fragment)
+}
+
+fn parse_v6(buf: &[u8]) -> Result<Parsed, Error> {
+    let ip = ipv6::Packet::new_checked(buf)?;
+    let end = ipv6::HEADER_LEN + usize::from(ip.payload_len());
+    let ul = ipv6::upper_layer(&buf[..end])?;
+    let fragment = ul.fragment.map(|f| Fragment {
+        ident: f.ident,
+        offset: f.offset,
+        more: f.more,
+    });
+    let tuple = Tuple {
+        protocol: ul.protocol,
+        src: IpAddr::V6(Ipv6Addr::from(ip.src_addr())),
+        dst: IpAddr::V6(Ipv6Addr::from(ip.dst_addr())),
+        src_port: 0,
+        dst_port: 0,
+    };
+    finish_parse(Family::V6, buf, tuple, ul.offset, end, fragment)
+}
+
+fn finish_parse(
+    family: Family,
+    buf: &[u8],
+    mut tuple: Tuple,
+    l4_offset: usize,
+    end: usize,
+    fragment: Option<Fragment>,
+) -> Result<Parsed, Error> {
+    let mut parsed = Parsed {
+        family,
+        tuple,
+        l4_offset,
+        end,
+        kind: Kind::Fragment,
+        tcp_flags: 0,
+        fragment,
+        inner: None,
+    };
+    if fragment.is_some_and(|f| f.offset != 0) {
+        return Ok(parsed);
+    }
+    let l4 = buf.get(l4_offset..end).ok_or(Error::Truncated)?;
+    let whole = fragment.is_none();
+    match (tuple.protocol, family) {
+        (ip_protocol::TCP, _) => {
+            let t = tcp::Packet::new_checked(l4)?;
+            tuple.src_port = t.src_port();
+            tuple.dst_port = t.dst_port();
+            parsed.tcp_flags = t.flags();
+            parsed.kind = Kind::Ports;
+        }
+        (ip_protocol::UDP, _) => {
+            let u = udp::Packet::new_checked(l4)?;
+            if whole && (usize::from(u.len()) < udp::HEADER_LEN || usize::from(u.len()) > l4.len())
+            {
+                return Err(Error::Malformed);
+            }
+            if family == Family::V6 && u.checksum() == 0 {
+                return Err(Error::Malformed);
+            }
+            tuple.src_port = u.src_port();
+            tuple.dst_port = u.dst_port();
+            parsed.kind = Kind::Ports;
+        }
+        (ip_protocol::SCTP, _) => {
+            let s = wire::sctp::Packet::new_checked(l4)?;
+            tuple.src_port = s.src_port();
+            tuple.dst_port = s.dst_port();
+            parsed.kind = Kind::Ports;
+        }
+        (ip_protocol::ICMP, Family::V4) => {
+            let i = icmpv4::Packet::new_checked(l4)?;
+            match i.msg_type() {
+                icmpv4::msg_type::ECHO_REQUEST => {
+                    tuple.src_port = i.echo_ident();
+                    parsed.kind = Kind::Echo { request: true };
+                }
+                icmpv4::msg_type::ECHO_REPLY => {
+                    tuple.dst_port = i.echo_ident();
+                    parsed.kind = Kind::Echo { request: false };
+                }
+                t if icmpv4::is_error(t) => {
+                    parsed.inner = Some(parse_inner(
+                        Family::V4,
+                        buf,
+                        l4_offset + icmpv4::HEADER_LEN,
+                        end,
+                    )?);
+                    parsed.kind = Kind::IcmpError;
+                }
+                _ => parsed.kind = Kind::IcmpOther,
+            }
+        }
+        (ip_protocol::ICMPV6, Family::V6) => {
+            let i = icmpv6::Packet::new_checked(l4)?;
+            match i.msg_type() {
+                icmpv6::msg_type::ECHO_REQUEST => {
+                    tuple.src_port = i.echo_ident();
+                    parsed.kind = Kind::Echo { request: true };
+                }
+                icmpv6::msg_type::ECHO_REPLY => {
+                    tuple.dst_port = i.echo_ident();
+                    parsed.kind = Kind::Echo { request: false };
+                }
+                t if icmpv6::is_error(t) => {
+                    parsed.inner = Some(parse_inner(
+                        Family::V6,
+                        buf,
+                        l4_offset + icmpv6::HEADER_LEN,
+                        end,
+                    )?);
+                    parsed.kind = Kind::IcmpError;
+                }
+                _ => parsed.kind = Kind::IcmpOther,
+            }
+        }
+        _ => return Err(Error::Unsupported),
+    }
+    parsed.tuple = tuple;
+    Ok(parsed)
+}
+
+/// Parses the packet an ICMP error quotes, starting at `l3_offset` and ending at `end` (the
+/// outer packet's end): usually truncated, so only its headers are required.
+fn parse_inner(family: Family, buf: &[u8], l3_offset: usize, end: usize) -> Result<Inner, Error> {
+    let q = buf.get(l3_offset..end).ok_or(Error::Truncated)?;
+    let (mut tuple, l4_rel, nonfirst, l4_len) = match family {
+        Family::V4 => {
+            let ip = ipv4::Packet::new_unchecked(q);
+            ip.check_header_len()?;
+            let hl = ip.header_len();
+            let frag = ip.more_frags() || ip.frag_offset() != 0;
+            let t = Tuple {
+                protocol: ip.protocol(),
+                src: IpAddr::V4(Ipv4Addr::from(ip.src_addr())),
+                dst: IpAddr::V4(Ipv4Addr::from(ip.dst_addr())),
+                src_port: 0,
+                dst_port: 0,
+            };
+            let l4_len = usize::from(ip.total_len()).checked_sub(hl);
+            (
+                t,
+                hl,
+                ip.frag_offset() != 0,
+                if frag { None } else { l4_len },
+            )
+        }
+        Family::V6 => {
+            let ip = ipv6::Packet::new_unchecked(q);
+            ip.check_header_len()?;
+            let ul = ipv6::upper_layer(q)?;
+            let t = Tuple {
+                protocol: ul.protocol,
+                src: IpAddr::V6(Ipv6Addr::from(ip.src_addr())),
+                dst: IpAddr::V6(Ipv6Addr::from(ip.dst_addr())),
+                src_port: 0,
+                dst_port: 0,
+            };
+            let total = ipv6::HEADER_LEN + usize::from(ip.payload_len());
+            let l4_len = total.checked_sub(ul.offset);
+            let nonfirst = ul.fragment.is_some_and(|f| f.offset != 0);
+            let l4_len = if ul.fragment.is_some() { None } else { l4_len };
+            (t, ul.offset, nonfirst, l4_len)
+        }
+    };
+    let l4_offset = l3_offset + l4_rel;
+    let mut inner = Inner {
+        tuple,
+        l3_offset,
+        l4_offset,
+        kind: Kind::Fragment,
+        l4_len,
+    };
+    if nonfirst {
+        return Ok(inner);
+    }
+    // RFC 792 and RFC 4443 quote at least 8 bytes of the transport header: enough for the
+    // ports (and the UDP checksum, and an echo identifier and checksum).
+    let l4 = q.get(l4_rel..).ok_or(Error::Truncated)?;
+    let head = l4.get(..8).ok_or(Error::Truncated)?;
+    let port = |i: usize| u16::from_be_bytes([head[i], head[i + 1]]);
+    match (tuple.protocol, family) {
+        (ip_protocol::TCP | ip_protocol::UDP | ip_protocol::SCTP, _) => {
+            tuple.src_port = port(0);
+            tuple.dst_port = port(2);
+            inner.kind = Kind::Ports;
+        }
+        (ip_protocol::ICMP, Family::V4) | (ip_protocol::ICMPV6, Family::V6) => {
+            let (req, rep) = if family == Family::V4 {
+                (icmpv4::msg_type::ECHO_REQUEST, icmpv4::msg_type::ECHO_REPLY)
+            } else {
+                (icmpv6::msg_type::ECHO_REQUEST, icmpv6::msg_type::ECHO_REPLY)
+            };
+            let is_err = if family == Family::V4 {
+                icmpv4::is_error(head[0])
+            } else {
+                icmpv6::is_error(head[0])
+            };
+            if is_err {
+                // RFC 1122 §3.2.2 / RFC 4443 §2.4(e): never an error about an error.
+                return Err(Error::Unsupported);
+            }
+            if head[0] == req {
+                tuple.src_port = port(4);
+                inner.kind = Kind::Echo { request: true };
+            } else if head[0] == rep {
+                tuple.dst_port = port(4);
+                inner.kind = Kind::Echo { request: false };
+            } else {
+                inner.kind = Kind::IcmpOther;
+            }
+        }
+        _ => inner.kind = Kind::IcmpOther,
+    }
+    inner.tuple = tuple;
+    Ok(inner)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rewriting
+
+/// Offsets of the source and destination address fields from the IP header start.
+fn addr_fields(family: Family) -> (usize, usize, usize) {
+    match family {
+        Family::V4 => (12, 16, 4),
+        Family::V6 => (8, 24, 16),
+    }
+}
+
+fn octets(a: &IpAddr) -> ([u8; 16], usize) {
+    let mut o = [0u8; 16];
+    match a {
+        IpAddr::V4(v4) => {
+            o[..4].copy_from_slice(&v4.octets());
+            (o, 4)
+        }
+        IpAddr::V6(v6) => (v6.octets(), 16),
+    }
+}
+
+/// Bounds-checked big-endian reads and writes; the offsets were checked by [`parse`], so the
+/// fallbacks are never taken for a buffer that was parsed, and nothing here can panic.
+fn rd16(buf: &[u8], at: usize) -> u16 {
+    match buf.get(at..at + 2) {
+        Some(s) => u16::from_be_bytes([s[0], s[1]]),
+        None => 0,
+    }
+}
+
+fn wr16(buf: &mut [u8], at: usize, v: u16) {
+    if let Some(s) = buf.get_mut(at..at + 2) {
+        s.copy_from_slice(&v.to_be_bytes());
+    }
+}
+
+/// Writes a new 16-bit field value and records the change.
+fn set16(buf: &mut [u8], at: usize, v: u16, d: &mut Delta) {
+    let old = rd16(buf, at);
+    if old != v {
+        d.replace(old, v);
+        wr16(buf, at, v);
+    }
+}
+
+/// Writes the address field at `at` (the family's length) and records the change.
+fn set_addr(buf: &mut [u8], at: usize, new: &IpAddr, d: &mut Delta) {
+    let (new, len) = octets(new);
+    if let Some(field) = buf.get_mut(at..at + len) {
+        if field != &new[..len] {
+            d.replace_bytes(field, &new[..len]);
+            field.copy_from_slice(&new[..len]);
+        }
+    }
+}
+
+/// Updates the checksum field at `at` by `d`, recording the change of the field itself in
+/// `outer` (for a checksum that sits inside data another checksum covers).
+fn update_csum(buf: &mut [u8], at: usize, d: &Delta, udp: bool, outer: &mut Delta) {
+    let old = rd16(buf, at);
+    let new = if udp { d.apply_udp(old) } else { d.apply(old) };
+    if new != old {
+        outer.replace(old, new);
+        wr16(buf, at, new);
+    }
+}
+
+/// Rewrites a packet [`parse`] described. `p` must come from parsing these very bytes.
+///
+/// Fails, leaving `buf` unchanged, when a rewrite address has the other family, when an SCTP
+/// port change hits a first fragment, or when `buf` is shorter than `p` says.
+pub fn apply(buf: &mut [u8], p: &Parsed, rw: &Rewrite) -> Result<(), Error> {
+    rw.check_family(p.family)?;
+    if buf.len() < p.end || p.l4_offset > p.end {
+        return Err(Error::Truncated);
+    }
+    let sctp_ports = p.tuple.protocol == ip_protocol::SCTP
+        && p.kind == Kind::Ports
+        && (rw.src_port.is_some_and(|v| v != p.tuple.src_port)
+            || rw.dst_port.is_some_and(|v| v != p.tuple.dst_port));
+    if sctp_ports && p.fragment.is_some() {
+        return Err(Error::Unsupported);
+    }
+    // All checks are done: from here on nothing fails.
+    if p.kind == Kind::IcmpError {
+        if let Some(inner) = &p.inner {
+            apply_icmp_error(buf, p, inner, rw);
+        }
+        return Ok(());
+    }
+    let (src_at, dst_at, _) = addr_fields(p.family);
+    let new = rw.applied_to(&p.tuple, p.kind);
+    let mut d_addr = Delta::new();
+    set_addr(buf, src_at, &new.src, &mut d_addr);
+    set_addr(buf, dst_at, &new.dst, &mut d_addr);
+    let mut unused = Delta::new();
+    if p.family == Family::V4 {
+        update_csum(buf, 10, &d_addr, false, &mut unused);
+    }
+    let l4 = p.l4_offset;
+    let mut d_l4 = Delta::new();
+    match p.kind {
+        Kind::Ports => {
+            set16(buf, l4, new.src_port, &mut d_l4);
+            set16(buf, l4 + 2, new.dst_port, &mut d_l4);
+            match p.tuple.protocol {
+                ip_protocol::TCP => {
+                    d_l4.merge(d_addr);
+                    update_csum(buf, l4 + tcp::CHECKSUM_OFFSET, &d_l4, false, &mut unused);
+                }
+                ip_protocol::UDP => {
+                    d_l4.merge(d_addr);
+                    update_csum(buf, l4 + udp::CHECKSUM_OFFSET, &d_l4, true, &mut unused);
+                }
+                _ => {
+                    if sctp_ports {
+                        update_sctp_crc(buf, l4, p.end - l4, &p.tuple, &new);
+                    }
+                }
+            }
+        }
+        Kind::Echo { request } => {
+            let id = if request { new.src_port } else { new.dst_port };
+            set16(buf, l4 + 4, id, &mut d_l4);
+            if p.family == Family::V6 {
+                d_l4.merge(d_addr);
+            }
+            update_csum(buf, l4 + 2, &d_l4, false, &mut unused);
+        }
+        Kind::IcmpOther if p.family == Family::V6 => {
+            update_csum(buf, l4 + 2, &d_addr, false, &mut unused);
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Updates an SCTP CRC32c after a port change: the ports are the first 4 bytes it covers.
+fn update_sctp_crc(buf: &mut [u8], l4: usize, len: usize, old: &Tuple, new: &Tuple) -> [u8; 4] {
+    let mut old_ports = [0u8; 4];
+    old_ports[..2].copy_from_slice(&old.src_port.to_be_bytes());
+    old_ports[2..].copy_from_slice(&old.dst_port.to_be_bytes());
+    let mut new_ports = [0u8; 4];
+    new_ports[..2].copy_from_slice(&new.src_port.to_be_bytes());
+    new_ports[2..].copy_from_slice(&new.dst_port.to_be_bytes());
+    let mut crc_bytes = [0u8; 4];
+    if let Some(c) = buf.get_mut(l4 + 8..l4 + 12) {
+        let old_crc = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+        let crc = wire::checksum::crc32c_update_prefix(old_crc, &old_ports, &new_ports, len);
+        crc_bytes = crc.to_le_bytes();
+        c.copy_from_slice(&crc_bytes);
+    }
+    crc_bytes
+}
+
+fn apply_icmp_error(buf: &mut [u8], p: &Parsed, inner: &Inner, rw: &Rewrite) {
+    let family = p.family;
+    let (src_at, dst_at, _) = addr_fields(family);
+    // 1. The quoted packet gets the mirror of the rewrite. Every word changed inside the
+    //    ICMP payload is recorded in `d_icmp` for the ICMP checksum.
+    let mirror = rw.mirrored();
+    let new_in = mirror.applied_to(&inner.tuple, inner.kind);
+    let mut d_icmp = Delta::new();
+    let mut d_in_addr = Delta::new();
+    set_addr(buf, inner.l3_offset + src_at, &new_in.src, &mut d_in_addr);
+    set_addr(buf, inner.l3_offset + dst_at, &new_in.dst, &mut d_in_addr);
+    d_icmp.merge(d_in_addr);
+    if family == Family::V4 {
+        update_csum(buf, inner.l3_offset + 10, &d_in_addr, false, &mut d_icmp);
+    }
+    let l4 = inner.l4_offset;
+    let quoted = p.end.saturating_sub(l4);
+    let mut d_in_l4 = Delta::new();
+    match inner.kind {
+        Kind::Ports => {
+            set16(buf, l4, new_in.src_port, &mut d_in_l4);
+            set16(buf, l4 + 2, new_in.dst_port, &mut d_in_l4);
+            d_icmp.merge(d_in_l4);
+            match inner.tuple.protocol {
+                ip_protocol::TCP if quoted >= tcp::CHECKSUM_OFFSET + 2 => {
+                    d_in_l4.merge(d_in_addr);
+                    update_csum(buf, l4 + tcp::CHECKSUM_OFFSET, &d_in_l4, false, &mut d_icmp);
+                }
+                ip_protocol::UDP => {
+                    d_in_l4.merge(d_in_addr);
+                    update_csum(buf, l4 + udp::CHECKSUM_OFFSET, &d_in_l4, true, &mut d_icmp);
+                }
+                ip_protocol::SCTP if quoted >= wire::sctp::HEADER_LEN => {
+                    let ports_changed = new_in.src_port != inner.tuple.src_port
+                        || new_in.dst_port != inner.tuple.dst_port;
+                    if let (true, Some(len)) = (ports_changed, inner.l4_len) {
+                        if len >= wire::sctp::HEADER_LEN {
+                            let old = [rd16(buf, l4 + 8), rd16(buf, l4 + 10)];
+                            let new = update_sctp_crc(buf, l4, len, &inner.tuple, &new_in);
+                            d_icmp.replace(old[0], u16::from_be_bytes([new[0], new[1]]));
+                            d_icmp.replace(old[1], u16::from_be_bytes([new[2], new[3]]));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        Kind::Echo { request } => {
+            let id = if request {
+                new_in.src_port
+            } else {
+                new_in.dst_port
+            };
+            set16(buf, l4 + 4, id, &mut d_in_l4);
+            d_icmp.merge(d_in_l4);
+            if family == Family::V6 {
+                d_in_l4.merge(d_in_addr);
+            }
+            update_csum(buf, l4 + 2, &d_in_l4, false, &mut d_icmp);
+        }
+        Kind::IcmpOther if family == Family::V6 => {
+            update_csum(buf, l4 + 2, &d_in_addr, false, &mut d_icmp);
+        }
+        _ => {}
+    }
+    // 2. The outer header: destination as the rewrite says; source only when the error came
+    //    from the quoted packet's destination itself.
+    let mut d_out = Delta::new();
+    if let Some(dst) = &rw.dst_addr {
+        set_addr(buf, dst_at, dst, &mut d_out);
+    }
+    if let Some(src) = &rw.src_addr {
+        if p.tuple.src == inner.tuple.dst {
+            set_addr(buf, src_at, src, &mut d_out);
+        }
+    }
+    let mut unused = Delta::new();
+    match family {
+        Family::V4 => {
+            update_csum(buf, 10, &d_out, false, &mut unused);
+            update_csum(buf, p.l4_offset + 2, &d_icmp, false, &mut unused);
+        }
+        Family::V6 => {
+            d_icmp.merge(d_out);
+            update_csum(buf, p.l4_offset + 2, &d_icmp, false, &mut unused);
+        }
+    }
+}

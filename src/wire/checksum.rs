@@ -125,17 +125,14 @@ impl Delta {
 
     /// The checksum `checksum` updated by this delta (RFC 1624 eqn. 3).
     ///
-    /// A header checksum computed in full is never `0xffff` (that would need all-zero data), so
-    /// a result of `0xffff` (−0) is returned as `0x0000`, the value a full recomputation gives:
-    /// the update then equals a full recomputation exactly, as long as `checksum` did.
+    /// Eqn. 3 is the form that never produces −0 (`0xffff`) from a checksum a full computation
+    /// could have produced (which is never `0xffff`: that needs all-zero data), so the update
+    /// equals a full recomputation exactly, as long as `checksum` did. RFC 1624 §3 shows how the
+    /// older eqn. 2 gets this case wrong; `incremental_equals_full_including_negative_zero`
+    /// tests it.
     #[inline]
     pub fn apply(&self, checksum: u16) -> u16 {
-        let r = !fold(u32::from(!checksum) + self.acc);
-        if r == 0xffff {
-            0
-        } else {
-            r
-        }
+        !fold(u32::from(!checksum) + self.acc)
     }
 
     /// Like [`Delta::apply`], for a UDP checksum: `0` (no checksum, IPv4 only) stays `0`, and a
