@@ -135,8 +135,12 @@ pub fn xxh64_16(seed: u64, key: &[u8; 16]) -> u64 {
 ///
 /// with addresses as 16-byte IPv6 addresses (IPv4 as IPv4-mapped `::ffff:a.b.c.d`), ports in
 /// network byte order and `proto` the IP protocol number. Any implementation can reproduce it;
-/// in Python: `xxhash.xxh64(src + dst + sport.to_bytes(2, "big") + dport.to_bytes(2, "big")
-/// + bytes([proto]), seed=seed).intdigest()`.
+/// in Python:
+///
+/// ```text
+/// xxhash.xxh64(src + dst + sport.to_bytes(2, "big") + dport.to_bytes(2, "big") + bytes([proto]),
+///              seed=seed).intdigest()
+/// ```
 ///
 /// Use the cluster-wide Maglev/flow-hash seed (DESIGN.md, invariant 6) so every node picks the
 /// same backend for the same flow. The buffer lives on the stack; nothing is allocated.
