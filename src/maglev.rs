@@ -58,10 +58,15 @@
 //!
 //! # Cost
 //!
-//! Building is O(M log M) probes in expectation plus O(M log |A|) for unequal weights; the
-//! populate loop does no allocation and no division per probe. Memory is 2 bytes per slot. At
-//! `M = 65537` with 1,000 equal-weight backends a build takes well under half a millisecond (see
-//! `BENCHMARKS.md`). Nothing here panics: every bad input is a [`MaglevError`].
+//! Building walks each backend's permutation to its next empty slot: O(M log M) probes in
+//! expectation, cut to O(M log √M) by an endgame that, once only about √(M/2) slots are empty,
+//! finds each turn's slot by arithmetic over the empty slots (same result). Unequal weights add
+//! a sort of at most M turns (or O(M log |A|) heap steps for large, coprime weights). The
+//! populate loop allocates nothing and divides nothing per probe; memory is 2 bytes per slot
+//! plus a few words per backend during the build. At `M = 65537` with 1,000 equal-weight backends
+//! a build takes about 1.2 ms on the 2-core development machine, over 300 times faster than the
+//! `maglev` crate (see `BENCHMARKS.md`). Nothing here panics: every bad input is a
+//! [`MaglevError`].
 
 use alloc::boxed::Box;
 use alloc::collections::BinaryHeap;
