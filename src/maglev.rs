@@ -430,8 +430,8 @@ impl PartialOrd for Turn {
 struct Perm {
     /// The next slot of its permutation to examine.
     cursor: u32,
-    /// Its skip.
-    skip: u32,
+    /// `skip, 2 skip, 3 skip, 4 skip`, each mod m.
+    steps: [u32; 4],
     /// Its canonical index (the value written into the table).
     id: u16,
 }
@@ -451,9 +451,10 @@ struct Filler {
     remaining: u32,
     /// Per active backend, in canonical order.
     perm: Vec<Perm>,
-    /// Endgame: once few slots are empty, they are listed here and each turn finds its slot
-    /// by arithmetic instead of by probing (same result, see `turn_endgame`).
+    /// Endgame: once `endgame_at` slots are left, the empty slots are listed here and each turn
+    /// finds its slot by arithmetic instead of by probing (same result, see `turn_endgame`).
     empties: Vec<u32>,
+    in_endgame: bool,
     /// Per active backend: `skip^-1 mod m`, computed on first use in the endgame (0 = not yet).
     inverse: Vec<u32>,
     endgame_at: u32,
@@ -491,57 +492,99 @@ fn mod_inverse(a: u32, m: u32) -> u32 {
     old_s.rem_euclid(i64::from(m)) as u32
 }
 
-impl Filler {
-    /// Active backend `a` takes its next slot. Returns `Ok(true)` when the table is full.
-    #[inline(always)]
-    fn turn(&mut self, a: usize) -> Result<bool, MaglevError> {
-        if self.remaining > self.endgame_at {
-            self.turn_probe(a)
-        } else {
-            self.turn_endgame(a)
-        }
-    }
-
-    #[inline(always)]
-    fn turn_probe(&mut self, a: usize) -> Result<bool, MaglevError> {
-        let m = self.m;
-        let Some(p) = self.perm.get_mut(a) else {
-            return Err(MaglevError::Internal);
-        };
-        let table = &mut *self.table;
-        let skip = p.skip;
-        let mut s = p.cursor;
-        // Walk the permutation to the first empty slot. There is at least one empty slot and the
-        // permutation visits every slot, so this ends within m steps; the budget only guards
-        // against a broken invariant.
-        let mut budget = m;
+/// Backend `p` takes the first empty slot of its permutation from its cursor on.
+#[inline(always)]
+fn probe(p: &mut Perm, table: &mut [u16], m: u32) -> Result<(), MaglevError> {
+    let [k1, k2, k3, k4] = p.steps;
+    let free = |s: u32| table.get(s as usize).is_some_and(|&e| e == EMPTY);
+    let mut b = p.cursor;
+    let s = if free(b) {
+        b
+    } else {
+        // Walk the permutation four entries at a time: the four positions come from the same
+        // base, so the add-mod chain is one step per four probes. There is an empty slot and the
+        // permutation visits every slot, so this ends within m / 4 + 1 rounds; the budget only
+        // guards against a broken invariant.
+        let mut budget = m / 4 + 2;
         loop {
-            match table.get_mut(s as usize) {
-                Some(e) if *e == EMPTY => {
-                    *e = p.id;
-                    break;
-                }
-                Some(_) => {}
-                None => return Err(MaglevError::Internal),
+            let s1 = add_mod(b, k1, m);
+            let s2 = add_mod(b, k2, m);
+            let s3 = add_mod(b, k3, m);
+            let s4 = add_mod(b, k4, m);
+            let (f1, f2, f3, f4) = (free(s1), free(s2), free(s3), free(s4));
+            if f1 | f2 | f3 | f4 {
+                break if f1 {
+                    s1
+                } else if f2 {
+                    s2
+                } else if f3 {
+                    s3
+                } else {
+                    s4
+                };
             }
-            s = add_mod(s, skip, m);
+            b = s4;
             budget -= 1;
             if budget == 0 {
                 return Err(MaglevError::Internal);
             }
         }
-        p.cursor = add_mod(s, skip, m);
-        self.remaining -= 1;
-        if self.remaining == self.endgame_at && self.remaining > 0 {
-            self.empties.clear();
-            self.empties.extend(
-                self.table
-                    .iter()
-                    .enumerate()
-                    .filter(|&(_, &e)| e == EMPTY)
-                    .map(|(i, _)| i as u32),
-            );
+    };
+    match table.get_mut(s as usize) {
+        Some(e) => *e = p.id,
+        None => return Err(MaglevError::Internal),
+    }
+    p.cursor = add_mod(s, k1, m);
+    Ok(())
+}
+
+impl Filler {
+    /// Replays `cycle` (active backend indices, one per turn) until the table is full.
+    fn replay(&mut self, cycle: &[u32]) -> Result<(), MaglevError> {
+        let len = u32::try_from(cycle.len()).map_err(|_| MaglevError::Internal)?;
+        if len == 0 {
+            return Err(MaglevError::Internal);
         }
+        // Whole cycles, without per-turn bookkeeping, while they stay clear of the endgame.
+        let m = self.m;
+        while self.remaining >= self.endgame_at.saturating_add(len) {
+            for &a in cycle {
+                let p = self.perm.get_mut(a as usize).ok_or(MaglevError::Internal)?;
+                probe(p, &mut self.table, m)?;
+            }
+            self.remaining -= len;
+        }
+        // Then turn by turn, continuing the cycle from its start.
+        loop {
+            for &a in cycle {
+                if self.turn(a as usize)? {
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    /// Active backend `a` takes its next slot. Returns `Ok(true)` when the table is full.
+    #[inline(always)]
+    fn turn(&mut self, a: usize) -> Result<bool, MaglevError> {
+        if self.remaining > self.endgame_at {
+            let p = self.perm.get_mut(a).ok_or(MaglevError::Internal)?;
+            probe(p, &mut self.table, self.m)?;
+        } else {
+            if !self.in_endgame {
+                self.in_endgame = true;
+                self.empties.clear();
+                self.empties.extend(
+                    self.table
+                        .iter()
+                        .enumerate()
+                        .filter(|&(_, &e)| e == EMPTY)
+                        .map(|(i, _)| i as u32),
+                );
+            }
+            self.turn_endgame(a)?;
+        }
+        self.remaining -= 1;
         Ok(self.remaining == 0)
     }
 
@@ -549,12 +592,12 @@ impl Filler {
     /// skip^-1 mod m` steps ahead of the cursor in the backend's permutation, and every slot
     /// before the cursor is taken, so the backend takes the empty slot with the smallest `d`.
     #[cold]
-    fn turn_endgame(&mut self, a: usize) -> Result<bool, MaglevError> {
+    fn turn_endgame(&mut self, a: usize) -> Result<(), MaglevError> {
         let m = self.m;
         let (Some(p), Some(inv)) = (self.perm.get_mut(a), self.inverse.get_mut(a)) else {
             return Err(MaglevError::Internal);
         };
-        let skip = p.skip;
+        let skip = p.steps[0];
         if *inv == 0 {
             *inv = mod_inverse(skip, m);
         }
@@ -583,8 +626,7 @@ impl Filler {
             _ => return Err(MaglevError::Internal),
         }
         p.cursor = add_mod(e, skip, m);
-        self.remaining -= 1;
-        Ok(self.remaining == 0)
+        Ok(())
     }
 }
 
@@ -602,9 +644,12 @@ fn populate(
             continue;
         }
         let (o, s) = permutation(seed, &b.key, m).ok_or(MaglevError::Internal)?;
+        let s2 = add_mod(s, s, m);
+        let s3 = add_mod(s2, s, m);
+        let s4 = add_mod(s3, s, m);
         perm.push(Perm {
             cursor: o,
-            skip: s,
+            steps: [s, s2, s3, s4],
             id: u16::try_from(i).map_err(|_| MaglevError::Internal)?,
         });
         weight.push(b.weight);
@@ -616,12 +661,10 @@ fn populate(
         remaining: m,
         perm,
         empties: Vec::with_capacity(endgame_at as usize),
+        in_endgame: false,
         inverse: vec![0; active],
         endgame_at,
     };
-    if f.remaining <= f.endgame_at {
-        f.empties.extend(0..m);
-    }
 
     // Dividing every weight by their gcd changes no comparison t1 * w2 <> t2 * w1.
     let g = weight.iter().copied().fold(0, gcd);
@@ -633,13 +676,8 @@ fn populate(
     let total: u64 = weight.iter().map(|&w| u64::from(w)).sum();
     if total == active as u64 {
         // Equal weights: round-robin in canonical order (the paper's Pseudocode 1).
-        'fill: loop {
-            for a in 0..active {
-                if f.turn(a)? {
-                    break 'fill;
-                }
-            }
-        }
+        let cycle: Vec<u32> = (0..active as u32).collect();
+        f.replay(&cycle)?;
     } else if total <= u64::from(m) {
         // The order of turns within [r, r + 1) of virtual time is the same for every r: turns
         // at r + u / w_a for u in 0..w_a, ordered by u / w_a, then index. Sort that pattern once
@@ -653,13 +691,8 @@ fn populate(
                 .cmp(&(u64::from(u2) * u64::from(w1)))
                 .then(a1.cmp(&a2))
         });
-        'replay: loop {
-            for &(_, _, a) in pattern.iter() {
-                if f.turn(a as usize)? {
-                    break 'replay;
-                }
-            }
-        }
+        let cycle: Vec<u32> = pattern.iter().map(|&(_, _, a)| a).collect();
+        f.replay(&cycle)?;
     } else {
         // Large, mostly coprime weights: merge the turn sequences with a heap.
         let mut heap: BinaryHeap<Turn> = weight
