@@ -574,13 +574,18 @@ impl Filler {
             if !self.in_endgame {
                 self.in_endgame = true;
                 self.empties.clear();
-                self.empties.extend(
-                    self.table
-                        .iter()
-                        .enumerate()
-                        .filter(|&(_, &e)| e == EMPTY)
-                        .map(|(i, _)| i as u32),
-                );
+                // Few slots are empty: skip blocks without one using a branch-free test.
+                for (c, chunk) in self.table.chunks(64).enumerate() {
+                    if chunk.iter().fold(false, |any, &e| any | (e == EMPTY)) {
+                        let base = (c * 64) as u32;
+                        self.empties.extend(
+                            (base..)
+                                .zip(chunk)
+                                .filter(|&(_, &e)| e == EMPTY)
+                                .map(|(i, _)| i),
+                        );
+                    }
+                }
             }
             self.turn_endgame(a)?;
         }
