@@ -430,8 +430,8 @@ impl PartialOrd for Turn {
 struct Perm {
     /// The next slot of its permutation to examine.
     cursor: u32,
-    /// `skip, 2 skip, 3 skip, 4 skip`, each mod m.
-    steps: [u32; 4],
+    /// Its skip.
+    skip: u32,
     /// Its canonical index (the value written into the table).
     id: u16,
 }
@@ -495,7 +495,7 @@ fn mod_inverse(a: u32, m: u32) -> u32 {
 /// Backend `p` takes the first empty slot of its permutation from its cursor on.
 #[inline(always)]
 fn probe(p: &mut Perm, table: &mut [u16], m: u32) -> Result<(), MaglevError> {
-    let [k1, k2, k3, k4] = p.steps;
+    let k1 = p.skip;
     let free = |s: u32| table.get(s as usize).is_some_and(|&e| e == EMPTY);
     let mut b = p.cursor;
     let s = if free(b) {
@@ -505,6 +505,9 @@ fn probe(p: &mut Perm, table: &mut [u16], m: u32) -> Result<(), MaglevError> {
         // base, so the add-mod chain is one step per four probes. There is an empty slot and the
         // permutation visits every slot, so this ends within m / 4 + 1 rounds; the budget only
         // guards against a broken invariant.
+        let k2 = add_mod(k1, k1, m);
+        let k3 = add_mod(k2, k1, m);
+        let k4 = add_mod(k3, k1, m);
         let mut budget = m / 4 + 2;
         loop {
             let s1 = add_mod(b, k1, m);
@@ -602,7 +605,7 @@ impl Filler {
         let (Some(p), Some(inv)) = (self.perm.get_mut(a), self.inverse.get_mut(a)) else {
             return Err(MaglevError::Internal);
         };
-        let skip = p.steps[0];
+        let skip = p.skip;
         if *inv == 0 {
             *inv = mod_inverse(skip, m);
         }
@@ -649,12 +652,9 @@ fn populate(
             continue;
         }
         let (o, s) = permutation(seed, &b.key, m).ok_or(MaglevError::Internal)?;
-        let s2 = add_mod(s, s, m);
-        let s3 = add_mod(s2, s, m);
-        let s4 = add_mod(s3, s, m);
         perm.push(Perm {
             cursor: o,
-            steps: [s, s2, s3, s4],
+            skip: s,
             id: u16::try_from(i).map_err(|_| MaglevError::Internal)?,
         });
         weight.push(b.weight);
