@@ -46,15 +46,16 @@
 //! slots. With unequal weights a backend's share of turns, hence of slots, is proportional to
 //! its weight (the paper's "adjust the relative frequency of the backends' turns", §3.4): with
 //! `W` the total weight, backend `a` gets `M * w_a / W` slots, plus at most 1, minus at most
-//! `|A| * w_a / W` (a shortfall of at most `|A| / M` of its share: 1% at the default size), and never
-//! fewer than one (every active backend has a turn at time 0 and `M >= |A|`).
+//! `|A| * w_a / W` (a shortfall of at most `|A| / M` of its share: 1% at the default size), and
+//! never fewer than one (every active backend has a turn at time 0 and `M >= |A|`).
 //!
 //! **Lookup.** `table[hash % M]`, the canonical index of the chosen backend. The caller computes
 //! `hash` (for flows, [`crate::hash::flow_hash`] with the same cluster-wide seed).
 //!
-//! The test `golden_table` pins a table down (its first entries and an XXH64 of all of it), and
-//! `matches_reference_implementation` checks the optimised builder against a direct transcription
-//! of the rules above.
+//! The tests `golden_table_*` pin tables down (their first entries, slot counts and an XXH64 of
+//! the whole table), with values produced by `tools/maglev_reference.py`, an independent Python
+//! implementation of the rules above; `matches_reference_implementation` checks the optimised
+//! builder against a direct transcription of them.
 //!
 //! # Cost
 //!
@@ -64,7 +65,7 @@
 //! a sort of at most M turns (or O(M log |A|) heap steps for large, coprime weights). The
 //! populate loop allocates nothing and divides nothing per probe; memory is 2 bytes per slot
 //! plus a few words per backend during the build. At `M = 65537` with 1,000 equal-weight backends
-//! a build takes about 1.2 ms on the 2-core development machine, over 300 times faster than the
+//! a build takes about 1.0 ms on the 2-core development machine, over 300 times faster than the
 //! `maglev` crate (see `BENCHMARKS.md`). Nothing here panics: every bad input is a
 //! [`MaglevError`].
 
@@ -596,7 +597,7 @@ impl Filler {
         Ok(self.remaining == 0)
     }
 
-    /// The same choice as `turn_probe`, by arithmetic: slot `e` is `d(e) = (e - cursor) *
+    /// The same choice as [`probe`], by arithmetic: slot `e` is `d(e) = (e - cursor) *
     /// skip^-1 mod m` steps ahead of the cursor in the backend's permutation, and every slot
     /// before the cursor is taken, so the backend takes the empty slot with the smallest `d`.
     #[cold]
@@ -615,8 +616,9 @@ impl Filler {
         // the error of the quotient is below x / 2^64 < 2^-30, less than the 1/m > 2^-17 gap
         // between x/m and the next integer, so the quotient is exact.
         let magic = u64::MAX / m64 + 1;
-        let back = m - p.cursor; // 1..=m: e + back = e - cursor (mod m), below 2m
-                                 // Branch-free argmin: distance in the high half, position in the low half.
+        // In 1..=m: e + back is e - cursor (mod m), and below 2m.
+        let back = m - p.cursor;
+        // Branch-free argmin: distance in the high half, position in the low half.
         let mut best = u64::MAX;
         for (k, &e) in self.empties.iter().enumerate() {
             let x = u64::from(add_mod(e, back, m)) * inv;
