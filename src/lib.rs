@@ -19,5 +19,7 @@
 #[allow(unused_extern_crates)]
 extern crate alloc;
 
+pub mod hash;
+pub mod maglev;
 pub mod nat;
 pub mod wire;
