@@ -19,5 +19,7 @@
 #[allow(unused_extern_crates)]
 extern crate alloc;
 
+pub mod model;
 pub mod nat;
+pub mod select;
 pub mod wire;
