@@ -696,3 +696,779 @@ impl NodeConfig {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use alloc::string::ToString;
+    use alloc::vec;
+    use alloc::vec::Vec;
+
+    use super::*;
+    use crate::model::{Cidr, Endpoint, EndpointPort, LoadBalancerIngress, Protocol, ServicePort};
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn config() -> NodeConfig {
+        NodeConfig::new("node-a")
+    }
+
+    /// A valid ClusterIP Service with one named port.
+    fn cluster_ip() -> Service {
+        Service {
+            cluster_ips: ClusterIps::Assigned(vec![ip("10.96.0.1")]),
+            ports: vec![ServicePort::tcp(80).named("http").target(8080)],
+            ..Service::new("default", "web")
+        }
+    }
+
+    /// A valid LoadBalancer Service with externalTrafficPolicy Local.
+    fn load_balancer() -> Service {
+        Service {
+            service_type: ServiceType::LoadBalancer,
+            ports: vec![
+                ServicePort::tcp(80).named("http").node_port(30080),
+                ServicePort::tcp(443).named("https").node_port(30443),
+            ],
+            external_traffic_policy: TrafficPolicy::Local,
+            health_check_node_port: Some(32000),
+            load_balancer_source_ranges: vec!["203.0.113.0/24".parse().unwrap()],
+            load_balancer_ingress: vec![LoadBalancerIngress::vip(ip("198.51.100.7"))],
+            ..cluster_ip()
+        }
+    }
+
+    fn external_name() -> Service {
+        Service {
+            service_type: ServiceType::ExternalName,
+            external_name: Some("db.example.com".into()),
+            ..Service::new("default", "db")
+        }
+    }
+
+    #[track_caller]
+    fn ok(svc: &Service) {
+        if let Err(e) = svc.validate(&config()) {
+            panic!("unexpected error: {e}");
+        }
+    }
+
+    #[track_caller]
+    fn rejects(svc: &Service, field: &str, kind: ErrorKind) {
+        let e = svc.validate(&config()).unwrap_err();
+        assert_eq!(e.object_kind, ObjectKind::Service);
+        assert_eq!(e.object, svc.id);
+        assert_eq!((e.field.as_str(), e.kind), (field, kind));
+    }
+
+    fn forbidden(e: &ValidationError) -> bool {
+        matches!(e.kind, ErrorKind::Forbidden(_))
+    }
+
+    #[track_caller]
+    fn rejects_forbidden(svc: &Service, field: &str) {
+        let e = svc.validate(&config()).unwrap_err();
+        assert_eq!(e.field, field);
+        assert!(forbidden(&e), "{e}");
+    }
+
+    #[test]
+    fn fixtures_are_valid() {
+        ok(&cluster_ip());
+        ok(&load_balancer());
+        ok(&external_name());
+    }
+
+    #[test]
+    fn namespace_is_a_dns_label() {
+        let mut svc = cluster_ip();
+        svc.id.namespace = "kube-system".into();
+        ok(&svc);
+        svc.id.namespace = "Kube_System".into();
+        rejects(
+            &svc,
+            "metadata.namespace",
+            ErrorKind::InvalidName(NameFormat::Dns1123Label),
+        );
+        svc.id.namespace = String::new();
+        rejects(&svc, "metadata.namespace", ErrorKind::Required);
+    }
+
+    #[test]
+    fn name_is_a_dns1035_label() {
+        let mut svc = cluster_ip();
+        svc.id.name = "pricing-engine-svc".into();
+        ok(&svc);
+        svc.id.name = "1pricing".into();
+        rejects(
+            &svc,
+            "metadata.name",
+            ErrorKind::InvalidName(NameFormat::Dns1035Label),
+        );
+        svc.id.name = String::new();
+        rejects(&svc, "metadata.name", ErrorKind::Required);
+    }
+
+    #[test]
+    fn ports_are_required_unless_headless_or_external_name() {
+        let mut svc = cluster_ip();
+        svc.ports.clear();
+        rejects(&svc, "spec.ports", ErrorKind::Required);
+        svc.cluster_ips = ClusterIps::Headless;
+        ok(&svc);
+        ok(&external_name());
+    }
+
+    #[test]
+    fn port_name_required_when_more_than_one_port() {
+        let mut svc = cluster_ip();
+        svc.ports = vec![ServicePort::tcp(80)];
+        ok(&svc);
+        svc.ports.push(ServicePort::tcp(81));
+        rejects(&svc, "spec.ports[0].name", ErrorKind::Required);
+        svc.ports[0].name = "a".into();
+        rejects(&svc, "spec.ports[1].name", ErrorKind::Required);
+        svc.ports[1].name = "b".into();
+        ok(&svc);
+    }
+
+    #[test]
+    fn port_name_is_a_dns_label() {
+        let mut svc = cluster_ip();
+        svc.ports[0].name = "dns-tcp".into();
+        ok(&svc);
+        svc.ports[0].name = "HTTP".into();
+        rejects(
+            &svc,
+            "spec.ports[0].name",
+            ErrorKind::InvalidName(NameFormat::Dns1123Label),
+        );
+    }
+
+    #[test]
+    fn port_names_are_unique() {
+        let mut svc = cluster_ip();
+        svc.ports.push(ServicePort::tcp(81).named("http"));
+        rejects(&svc, "spec.ports[1].name", ErrorKind::Duplicate);
+        svc.ports[1].name = "http-alt".into();
+        ok(&svc);
+    }
+
+    #[test]
+    fn port_is_1_to_65535() {
+        let mut svc = cluster_ip();
+        svc.ports[0].port = 65535;
+        ok(&svc);
+        svc.ports[0].port = 1;
+        ok(&svc);
+        svc.ports[0].port = 0;
+        rejects(&svc, "spec.ports[0].port", ErrorKind::InvalidPort);
+    }
+
+    #[test]
+    fn target_port_number_is_not_zero() {
+        let mut svc = cluster_ip();
+        svc.ports[0].target_port = TargetPort::Number(0);
+        rejects(&svc, "spec.ports[0].targetPort", ErrorKind::InvalidPort);
+    }
+
+    #[test]
+    fn target_port_name_is_an_iana_service_name() {
+        let mut svc = cluster_ip();
+        for good in ["http", "metrics", "h2c", "grpc-web"] {
+            svc.ports[0].target_port = good.into();
+            ok(&svc);
+        }
+        for bad in [
+            "",
+            "8080",
+            "-http",
+            "http-",
+            "grpc--web",
+            "Http",
+            "a-very-long-name",
+        ] {
+            svc.ports[0].target_port = bad.into();
+            rejects(
+                &svc,
+                "spec.ports[0].targetPort",
+                ErrorKind::InvalidName(NameFormat::IanaServiceName),
+            );
+        }
+    }
+
+    #[test]
+    fn protocol_and_port_are_unique() {
+        let mut svc = cluster_ip();
+        svc.ports = vec![
+            ServicePort::udp(53).named("dns"),
+            ServicePort::tcp(53).named("dns-tcp"),
+        ];
+        ok(&svc);
+        svc.ports[1].protocol = Protocol::Udp;
+        rejects(&svc, "spec.ports[1]", ErrorKind::Duplicate);
+    }
+
+    #[test]
+    fn node_port_forbidden_on_cluster_ip_and_external_name() {
+        let mut svc = cluster_ip();
+        svc.ports[0].node_port = Some(30080);
+        rejects_forbidden(&svc, "spec.ports[0].nodePort");
+        svc.service_type = ServiceType::NodePort;
+        ok(&svc);
+        let mut svc = external_name();
+        svc.ports = vec![ServicePort::tcp(80).node_port(30080)];
+        rejects_forbidden(&svc, "spec.ports[0].nodePort");
+    }
+
+    #[test]
+    fn node_port_within_range() {
+        let mut svc = load_balancer();
+        for good in [30000, 32767] {
+            svc.ports[0].node_port = Some(good);
+            ok(&svc);
+        }
+        let range = ErrorKind::OutOfRange {
+            min: 30000,
+            max: 32767,
+        };
+        for bad in [29999, 32768, 80] {
+            svc.ports[0].node_port = Some(bad);
+            rejects(&svc, "spec.ports[0].nodePort", range.clone());
+        }
+        let config = NodeConfig {
+            node_port_range: PortRange::new(20000, 20100),
+            ..config()
+        };
+        svc.ports[0].node_port = Some(20000);
+        svc.ports[1].node_port = Some(20001);
+        svc.health_check_node_port = Some(20002);
+        assert_eq!(svc.validate(&config), Ok(()));
+    }
+
+    #[test]
+    fn protocol_and_node_port_are_unique() {
+        let mut svc = load_balancer();
+        svc.ports[1].node_port = Some(30080);
+        rejects(&svc, "spec.ports[1].nodePort", ErrorKind::Duplicate);
+        // The same port number over two protocols shares one nodePort.
+        svc.ports = vec![
+            ServicePort::udp(53).named("dns").node_port(30053),
+            ServicePort::tcp(53).named("dns-tcp").node_port(30053),
+        ];
+        ok(&svc);
+    }
+
+    #[test]
+    fn health_check_node_port_only_and_always_for_lb_local() {
+        let mut svc = load_balancer();
+        svc.health_check_node_port = None;
+        rejects(&svc, "spec.healthCheckNodePort", ErrorKind::Required);
+        svc.health_check_node_port = Some(32000);
+        svc.external_traffic_policy = TrafficPolicy::Cluster;
+        rejects_forbidden(&svc, "spec.healthCheckNodePort");
+        svc.health_check_node_port = None;
+        ok(&svc);
+        // NodePort with Local has no health check.
+        svc.service_type = ServiceType::NodePort;
+        svc.load_balancer_source_ranges.clear();
+        svc.load_balancer_ingress.clear();
+        svc.external_traffic_policy = TrafficPolicy::Local;
+        ok(&svc);
+        svc.health_check_node_port = Some(32000);
+        rejects_forbidden(&svc, "spec.healthCheckNodePort");
+    }
+
+    #[test]
+    fn health_check_node_port_within_range_and_not_a_node_port() {
+        let mut svc = load_balancer();
+        svc.health_check_node_port = Some(10256);
+        rejects(
+            &svc,
+            "spec.healthCheckNodePort",
+            ErrorKind::OutOfRange {
+                min: 30000,
+                max: 32767,
+            },
+        );
+        svc.health_check_node_port = Some(30443);
+        rejects(&svc, "spec.healthCheckNodePort", ErrorKind::Duplicate);
+    }
+
+    #[test]
+    fn external_traffic_policy_local_needs_external_access() {
+        let mut svc = cluster_ip();
+        svc.external_traffic_policy = TrafficPolicy::Local;
+        rejects_forbidden(&svc, "spec.externalTrafficPolicy");
+        svc.external_ips = vec![ip("203.0.113.10")];
+        ok(&svc);
+        svc.external_ips.clear();
+        svc.service_type = ServiceType::NodePort;
+        ok(&svc);
+    }
+
+    #[test]
+    fn affinity_timeout_between_1_and_86400() {
+        let mut svc = cluster_ip();
+        svc.session_affinity = SessionAffinity::client_ip();
+        assert_eq!(svc.session_affinity.timeout_seconds(), Some(10_800));
+        ok(&svc);
+        for good in [1, 86_400] {
+            svc.session_affinity = SessionAffinity::ClientIp {
+                timeout_seconds: good,
+            };
+            ok(&svc);
+        }
+        for bad in [0, 86_401] {
+            svc.session_affinity = SessionAffinity::ClientIp {
+                timeout_seconds: bad,
+            };
+            rejects(
+                &svc,
+                "spec.sessionAffinityConfig.clientIP.timeoutSeconds",
+                ErrorKind::OutOfRange {
+                    min: 1,
+                    max: 86_400,
+                },
+            );
+        }
+    }
+
+    #[test]
+    fn at_most_two_cluster_ips_one_per_family() {
+        let mut svc = cluster_ip();
+        svc.ip_family_policy = Some(IpFamilyPolicy::PreferDualStack);
+        svc.cluster_ips = ClusterIps::Assigned(vec![ip("10.96.0.1"), ip("fd00:10:96::1")]);
+        ok(&svc);
+        svc.cluster_ips =
+            ClusterIps::Assigned(vec![ip("10.96.0.1"), ip("fd00:10:96::1"), ip("10.96.0.2")]);
+        rejects(&svc, "spec.clusterIPs", ErrorKind::TooMany { max: 2 });
+        svc.cluster_ips = ClusterIps::Assigned(vec![ip("10.96.0.1"), ip("10.96.0.2")]);
+        rejects(&svc, "spec.clusterIPs", ErrorKind::OneIpPerFamily);
+    }
+
+    #[test]
+    fn cluster_ip_is_not_ipv4_mapped() {
+        let mut svc = cluster_ip();
+        svc.cluster_ips = ClusterIps::Assigned(vec![ip("::ffff:10.96.0.1")]);
+        rejects(
+            &svc,
+            "spec.clusterIPs[0]",
+            ErrorKind::SpecialAddress(SpecialAddress::Ipv4Mapped),
+        );
+    }
+
+    #[test]
+    fn ip_families_at_most_two_and_distinct() {
+        let mut svc = cluster_ip();
+        svc.ip_families = vec![IpFamily::V4, IpFamily::V4];
+        rejects(&svc, "spec.ipFamilies[1]", ErrorKind::Duplicate);
+        svc.ip_families = vec![IpFamily::V4, IpFamily::V6, IpFamily::V4];
+        rejects(&svc, "spec.ipFamilies", ErrorKind::TooMany { max: 2 });
+        svc.ip_families = vec![IpFamily::V4, IpFamily::V6];
+        ok(&svc);
+    }
+
+    #[test]
+    fn cluster_ips_match_ip_families() {
+        let mut svc = cluster_ip();
+        svc.ip_family_policy = Some(IpFamilyPolicy::RequireDualStack);
+        svc.cluster_ips = ClusterIps::Assigned(vec![ip("10.96.0.1"), ip("fd00:10:96::1")]);
+        svc.ip_families = vec![IpFamily::V4, IpFamily::V6];
+        ok(&svc);
+        svc.ip_families = vec![IpFamily::V6, IpFamily::V4];
+        rejects(
+            &svc,
+            "spec.clusterIPs[0]",
+            ErrorKind::WrongFamily {
+                expected: IpFamily::V6,
+            },
+        );
+    }
+
+    #[test]
+    fn ip_family_policy_agrees_with_cluster_ips() {
+        let mut svc = cluster_ip();
+        svc.ip_family_policy = Some(IpFamilyPolicy::SingleStack);
+        ok(&svc);
+        svc.cluster_ips = ClusterIps::Assigned(vec![ip("10.96.0.1"), ip("fd00:10:96::1")]);
+        rejects(
+            &svc,
+            "spec.clusterIPs",
+            ErrorKind::FamilyPolicy(IpFamilyPolicy::SingleStack),
+        );
+        svc.cluster_ips = ClusterIps::Assigned(vec![ip("10.96.0.1")]);
+        svc.ip_families = vec![IpFamily::V4, IpFamily::V6];
+        rejects(
+            &svc,
+            "spec.ipFamilies",
+            ErrorKind::FamilyPolicy(IpFamilyPolicy::SingleStack),
+        );
+        svc.ip_families.clear();
+        svc.ip_family_policy = Some(IpFamilyPolicy::PreferDualStack);
+        ok(&svc);
+        svc.ip_family_policy = Some(IpFamilyPolicy::RequireDualStack);
+        rejects(
+            &svc,
+            "spec.clusterIPs",
+            ErrorKind::FamilyPolicy(IpFamilyPolicy::RequireDualStack),
+        );
+        // A headless Service has no cluster IPs to count.
+        svc.cluster_ips = ClusterIps::Headless;
+        ok(&svc);
+    }
+
+    #[test]
+    fn headless_only_for_cluster_ip_services() {
+        // "None" cannot be combined with addresses: ClusterIps::Headless holds none.
+        let mut svc = cluster_ip();
+        svc.cluster_ips = ClusterIps::Headless;
+        ok(&svc);
+        assert!(svc.is_headless());
+        svc.service_type = ServiceType::NodePort;
+        rejects_forbidden(&svc, "spec.clusterIPs[0]");
+        svc.service_type = ServiceType::LoadBalancer;
+        rejects_forbidden(&svc, "spec.clusterIPs[0]");
+        svc.cluster_ips = ClusterIps::Unset;
+        rejects(&svc, "spec.clusterIPs", ErrorKind::Required);
+    }
+
+    #[test]
+    fn external_name_is_a_dns_subdomain() {
+        let mut svc = external_name();
+        svc.external_name = Some("mydb.rds.amazonaws.com.".into());
+        ok(&svc);
+        svc.external_name = Some("db_example.com".into());
+        rejects(
+            &svc,
+            "spec.externalName",
+            ErrorKind::InvalidName(NameFormat::Dns1123Subdomain),
+        );
+        svc.external_name = Some("db..example.com".into());
+        rejects(
+            &svc,
+            "spec.externalName",
+            ErrorKind::InvalidName(NameFormat::Dns1123Subdomain),
+        );
+        for missing in [None, Some(String::new()), Some(".".into())] {
+            svc.external_name = missing;
+            rejects(&svc, "spec.externalName", ErrorKind::Required);
+        }
+    }
+
+    #[test]
+    fn external_name_has_no_cluster_ips_families_or_policy() {
+        let mut svc = external_name();
+        svc.cluster_ips = ClusterIps::Assigned(vec![ip("10.96.0.9")]);
+        rejects_forbidden(&svc, "spec.clusterIPs");
+        svc.cluster_ips = ClusterIps::Headless;
+        rejects_forbidden(&svc, "spec.clusterIPs");
+        let mut svc = external_name();
+        svc.ip_families = vec![IpFamily::V4];
+        rejects_forbidden(&svc, "spec.ipFamilies");
+        let mut svc = external_name();
+        svc.ip_family_policy = Some(IpFamilyPolicy::SingleStack);
+        rejects_forbidden(&svc, "spec.ipFamilyPolicy");
+    }
+
+    #[test]
+    fn external_ips_are_not_special() {
+        let mut svc = cluster_ip();
+        svc.external_ips = vec![ip("203.0.113.10"), ip("2001:db8::10")];
+        ok(&svc);
+        let cases = [
+            ("0.0.0.0", SpecialAddress::Unspecified),
+            ("::", SpecialAddress::Unspecified),
+            ("127.0.0.1", SpecialAddress::Loopback),
+            ("::1", SpecialAddress::Loopback),
+            ("169.254.169.254", SpecialAddress::LinkLocal),
+            ("fe80::1", SpecialAddress::LinkLocal),
+            ("224.0.0.251", SpecialAddress::LinkLocalMulticast),
+            ("ff02::fb", SpecialAddress::LinkLocalMulticast),
+            ("::ffff:203.0.113.10", SpecialAddress::Ipv4Mapped),
+        ];
+        for (addr, special) in cases {
+            svc.external_ips = vec![ip("203.0.113.10"), ip(addr)];
+            rejects(
+                &svc,
+                "spec.externalIPs[1]",
+                ErrorKind::SpecialAddress(special),
+            );
+        }
+    }
+
+    #[test]
+    fn source_ranges_only_for_load_balancers() {
+        let mut svc = cluster_ip();
+        svc.load_balancer_source_ranges = vec!["10.0.0.0/8".parse().unwrap()];
+        rejects_forbidden(&svc, "spec.loadBalancerSourceRanges");
+        ok(&load_balancer());
+    }
+
+    #[test]
+    fn ingress_only_for_load_balancers_and_not_mapped() {
+        let mut svc = cluster_ip();
+        svc.load_balancer_ingress = vec![LoadBalancerIngress::vip(ip("198.51.100.7"))];
+        rejects_forbidden(&svc, "status.loadBalancer.ingress");
+        let mut svc = load_balancer();
+        svc.load_balancer_ingress
+            .push(LoadBalancerIngress::vip(ip("::ffff:198.51.100.8")));
+        rejects(
+            &svc,
+            "status.loadBalancer.ingress[1].ip",
+            ErrorKind::SpecialAddress(SpecialAddress::Ipv4Mapped),
+        );
+    }
+
+    #[test]
+    fn maglev_table_size_is_a_bounded_prime() {
+        let mut svc = cluster_ip();
+        for good in [251, 65_537, 16_777_213] {
+            svc.maglev_table_size = Some(good);
+            ok(&svc);
+        }
+        for bad in [0, 1, 65_536, 65_535] {
+            svc.maglev_table_size = Some(bad);
+            rejects(&svc, "spec.maglevTableSize", ErrorKind::NotPrime);
+        }
+        svc.maglev_table_size = Some(16_777_259);
+        rejects(
+            &svc,
+            "spec.maglevTableSize",
+            ErrorKind::OutOfRange {
+                min: 2,
+                max: MAX_MAGLEV_TABLE_SIZE,
+            },
+        );
+    }
+
+    #[test]
+    fn error_display_names_object_and_field() {
+        let mut svc = load_balancer();
+        svc.ports[1].node_port = Some(30080);
+        let e = svc.validate(&config()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "Service default/web: spec.ports[1].nodePort: duplicate value"
+        );
+        let owner = ErrorKind::AlreadyAllocated {
+            owner: Box::new(ObjectRef::new("prod", "api")),
+        };
+        assert_eq!(owner.to_string(), "already allocated to Service prod/api");
+    }
+
+    #[test]
+    fn rejected_service_is_unchanged() {
+        let mut svc = load_balancer();
+        svc.ports[1].node_port = Some(30080);
+        let before = svc.clone();
+        assert!(svc.validate(&config()).is_err());
+        assert_eq!(svc, before);
+    }
+
+    /// A valid IPv4 slice with one named port and one endpoint.
+    fn slice() -> EndpointSlice {
+        EndpointSlice {
+            name: "web-abc12".into(),
+            family: IpFamily::V4,
+            ports: vec![EndpointPort::new("http", Protocol::Tcp, 8080)],
+            endpoints: vec![Endpoint::new(ip("10.244.1.5"))
+                .on_node("node-a")
+                .in_zone("zone-a")
+                .hinted_for(["zone-a"])
+                .with_hostname("web-0")],
+        }
+    }
+
+    #[track_caller]
+    fn slice_rejects(slice: &EndpointSlice, field: &str, kind: ErrorKind) {
+        let e = slice.validate("default").unwrap_err();
+        assert_eq!(e.object_kind, ObjectKind::EndpointSlice);
+        assert_eq!(e.object, ObjectRef::new("default", slice.name.as_str()));
+        assert_eq!((e.field.as_str(), e.kind), (field, kind));
+    }
+
+    #[test]
+    fn slice_fixture_is_valid() {
+        assert_eq!(slice().validate("default"), Ok(()));
+    }
+
+    #[test]
+    fn slice_namespace_and_name() {
+        let e = slice().validate("Default").unwrap_err();
+        assert_eq!(e.field, "metadata.namespace");
+        let mut s = slice();
+        s.name = String::new();
+        assert_eq!(s.validate("default"), Ok(()));
+        s.name = "web.abc-12".into();
+        assert_eq!(s.validate("default"), Ok(()));
+        s.name = "Web_abc".into();
+        slice_rejects(
+            &s,
+            "metadata.name",
+            ErrorKind::InvalidName(NameFormat::Dns1123Subdomain),
+        );
+    }
+
+    #[test]
+    fn slice_endpoint_count_is_bounded() {
+        let mut s = slice();
+        let e = s.endpoints[0].clone();
+        s.endpoints = vec![e; MAX_SLICE_ENDPOINTS];
+        assert_eq!(s.validate("default"), Ok(()));
+        s.endpoints.push(s.endpoints[0].clone());
+        slice_rejects(&s, "endpoints", ErrorKind::TooMany { max: 1000 });
+    }
+
+    #[test]
+    fn slice_addresses_match_family_and_are_not_special() {
+        let mut s = slice();
+        s.endpoints.push(Endpoint::new(ip("fd00:10:244::5")));
+        slice_rejects(
+            &s,
+            "endpoints[1].addresses[0]",
+            ErrorKind::WrongFamily {
+                expected: IpFamily::V4,
+            },
+        );
+        s.family = IpFamily::V6;
+        slice_rejects(
+            &s,
+            "endpoints[0].addresses[0]",
+            ErrorKind::WrongFamily {
+                expected: IpFamily::V6,
+            },
+        );
+        let mut s = slice();
+        s.endpoints[0].address = ip("127.0.0.1");
+        slice_rejects(
+            &s,
+            "endpoints[0].addresses[0]",
+            ErrorKind::SpecialAddress(SpecialAddress::Loopback),
+        );
+    }
+
+    #[test]
+    fn slice_node_name_and_hostname() {
+        let mut s = slice();
+        s.endpoints[0].node_name = Some("Node_A".into());
+        slice_rejects(
+            &s,
+            "endpoints[0].nodeName",
+            ErrorKind::InvalidName(NameFormat::Dns1123Subdomain),
+        );
+        let mut s = slice();
+        s.endpoints[0].hostname = Some("web.0".into());
+        slice_rejects(
+            &s,
+            "endpoints[0].hostname",
+            ErrorKind::InvalidName(NameFormat::Dns1123Label),
+        );
+    }
+
+    #[test]
+    fn slice_zone_hints() {
+        let mut s = slice();
+        let zones: Vec<String> = (0..8).map(|i| format!("zone-{i}")).collect();
+        s.endpoints[0].zone_hints = zones.clone();
+        assert_eq!(s.validate("default"), Ok(()));
+        s.endpoints[0].zone_hints.push("zone-8".into());
+        slice_rejects(
+            &s,
+            "endpoints[0].hints.forZones",
+            ErrorKind::TooMany { max: 8 },
+        );
+        s.endpoints[0].zone_hints = vec!["zone-a".into(), "zone-a".into()];
+        slice_rejects(
+            &s,
+            "endpoints[0].hints.forZones[1].name",
+            ErrorKind::Duplicate,
+        );
+        s.endpoints[0].zone_hints = vec!["zone a".into()];
+        slice_rejects(
+            &s,
+            "endpoints[0].hints.forZones[0].name",
+            ErrorKind::InvalidName(NameFormat::LabelValue),
+        );
+    }
+
+    #[test]
+    fn slice_port_names() {
+        let mut s = slice();
+        s.ports = vec![EndpointPort::new("", Protocol::Tcp, 80)];
+        assert_eq!(s.validate("default"), Ok(()));
+        s.ports = vec![EndpointPort::new("HTTP", Protocol::Tcp, 80)];
+        slice_rejects(
+            &s,
+            "ports[0].name",
+            ErrorKind::InvalidName(NameFormat::Dns1123Label),
+        );
+        // Names are unique within a slice, whatever the protocol.
+        s.ports = vec![
+            EndpointPort::new("dns", Protocol::Udp, 53),
+            EndpointPort::new("dns", Protocol::Tcp, 53),
+        ];
+        slice_rejects(&s, "ports[1].name", ErrorKind::Duplicate);
+    }
+
+    #[test]
+    fn slice_port_count_is_bounded() {
+        let mut s = slice();
+        s.ports = (0..=MAX_SLICE_PORTS)
+            .map(|i| EndpointPort::new(format!("p{i}"), Protocol::Tcp, 80))
+            .collect();
+        slice_rejects(&s, "ports", ErrorKind::TooMany { max: 20_000 });
+        s.ports.pop();
+        assert_eq!(s.validate("default"), Ok(()));
+    }
+
+    #[test]
+    fn slice_names_unique_within_a_service() {
+        let mut other = slice();
+        other.name = "web-def34".into();
+        other.endpoints[0].address = ip("10.244.2.5");
+        assert_eq!(
+            validate_slices("default", &[slice(), other.clone()]),
+            Ok(())
+        );
+        other.name = slice().name;
+        let e = validate_slices("default", &[slice(), other]).unwrap_err();
+        assert_eq!(e.field, "metadata.name");
+        assert_eq!(e.kind, ErrorKind::Duplicate);
+        let mut bad = slice();
+        bad.endpoints[0].address = ip("0.0.0.0");
+        let e = validate_slices("default", &[slice(), bad]).unwrap_err();
+        assert_eq!(e.field, "endpoints[0].addresses[0]");
+    }
+
+    #[test]
+    fn node_config_rules() {
+        let mut c = NodeConfig {
+            zone: Some("eu-west-1a".into()),
+            node_ips: vec![ip("192.168.0.10")],
+            cluster_cidrs: vec![Cidr::host(ip("10.244.0.0"))],
+            ..NodeConfig::new("node-eu-west-1a")
+        };
+        assert_eq!(c.validate(), Ok(()));
+        c.zone = Some("eu west".into());
+        let e = c.validate().unwrap_err();
+        assert_eq!(e.object_kind, ObjectKind::Node);
+        assert_eq!(
+            (e.field.as_str(), e.kind),
+            ("zone", ErrorKind::InvalidName(NameFormat::LabelValue))
+        );
+        c.zone = None;
+        c.node_port_range = PortRange::new(32767, 30000);
+        assert_eq!(c.validate().unwrap_err().field, "nodePortRange");
+        c.node_port_range = PortRange::new(0, 100);
+        assert_eq!(c.validate().unwrap_err().field, "nodePortRange");
+        c.node_port_range = PortRange::default();
+        c.node_name = String::new();
+        let e = c.validate().unwrap_err();
+        assert_eq!(
+            (e.field.as_str(), e.kind),
+            ("nodeName", ErrorKind::Required)
+        );
+    }
+}
