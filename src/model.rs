@@ -917,3 +917,329 @@ pub fn backends_for<'a>(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use alloc::vec;
+
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn conditions_from_api_fill_absent_values() {
+        let c = |r, s, t| Conditions::from_api(r, s, t);
+        // Absent ready = true, absent serving = ready, absent terminating = false.
+        assert_eq!(c(None, None, None), Conditions::READY | Conditions::SERVING);
+        assert_eq!(Conditions::default(), c(None, None, None));
+        assert_eq!(c(Some(false), None, None), Conditions::empty());
+        assert_eq!(
+            c(Some(false), None, Some(true)),
+            Conditions::TERMINATING,
+            "serving follows ready, not terminating"
+        );
+        assert_eq!(
+            c(Some(false), Some(true), Some(true)),
+            Conditions::SERVING | Conditions::TERMINATING
+        );
+        assert_eq!(c(Some(true), Some(false), None), Conditions::READY);
+    }
+
+    #[test]
+    fn usable_is_ready_or_serving_and_terminating() {
+        let c = |r, s, t| Conditions::from_api(Some(r), Some(s), Some(t)).is_usable();
+        assert!(c(true, true, false));
+        assert!(c(true, false, false));
+        assert!(c(true, true, true));
+        assert!(c(false, true, true));
+        assert!(
+            !c(false, true, false),
+            "serving but neither ready nor terminating"
+        );
+        assert!(!c(false, false, true));
+        assert!(!c(false, false, false));
+    }
+
+    #[test]
+    fn defaults_match_kubernetes() {
+        let p = ServicePort::tcp(80);
+        assert_eq!(p.protocol, Protocol::Tcp);
+        assert_eq!(p.target_port, TargetPort::Number(80));
+        assert_eq!(p.name, "");
+        assert_eq!(p.node_port, None);
+        assert_eq!(Protocol::default(), Protocol::Tcp);
+        let s = Service::new("default", "web");
+        assert_eq!(s.service_type, ServiceType::ClusterIp);
+        assert_eq!(s.session_affinity, SessionAffinity::None);
+        assert_eq!(s.internal_traffic_policy, TrafficPolicy::Cluster);
+        assert_eq!(s.external_traffic_policy, TrafficPolicy::Cluster);
+        assert_eq!(
+            SessionAffinity::client_ip(),
+            SessionAffinity::ClientIp {
+                timeout_seconds: 10_800
+            }
+        );
+        assert_eq!(PortRange::default(), PortRange::new(30_000, 32_767));
+        assert_eq!(
+            NodeConfig::new("n").node_port_addresses,
+            NodePortAddresses::Primary
+        );
+        let e = Endpoint::new(ip("10.0.0.1"));
+        assert!(e.conditions.is_ready() && e.conditions.is_serving());
+        assert!(!e.conditions.is_terminating());
+    }
+
+    #[test]
+    fn endpoint_is_local_by_node_name() {
+        let e = Endpoint::new(ip("10.0.0.1")).on_node("node-a");
+        assert!(e.is_local("node-a"));
+        assert!(!e.is_local("node-b"));
+        assert!(!Endpoint::new(ip("10.0.0.1")).is_local(""));
+    }
+
+    #[test]
+    fn slice_port_joined_by_name_and_protocol() {
+        let slice = EndpointSlice {
+            ports: vec![
+                EndpointPort::new("http", Protocol::Tcp, 8080),
+                EndpointPort::new("dns", Protocol::Udp, 5353),
+                EndpointPort {
+                    name: "metrics".into(),
+                    protocol: Protocol::Tcp,
+                    port: None,
+                },
+                EndpointPort::new("admin", Protocol::Tcp, 0),
+            ],
+            ..EndpointSlice::new("s", IpFamily::V4)
+        };
+        assert_eq!(
+            slice.port_for(&ServicePort::tcp(80).named("http")),
+            Some(8080)
+        );
+        assert_eq!(
+            slice.port_for(&ServicePort::udp(53).named("dns")),
+            Some(5353)
+        );
+        assert_eq!(slice.port_for(&ServicePort::tcp(53).named("dns")), None);
+        assert_eq!(slice.port_for(&ServicePort::tcp(80)), None);
+        assert_eq!(
+            slice.port_for(&ServicePort::tcp(9090).named("metrics")),
+            None
+        );
+        assert_eq!(slice.port_for(&ServicePort::tcp(81).named("admin")), None);
+    }
+
+    fn addrs(backends: &[Backend<'_>]) -> Vec<String> {
+        backends
+            .iter()
+            .map(|b| b.socket_addr().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn backends_take_their_port_from_their_own_slice() {
+        // Pods of two versions: the newer ones name a "metrics" port, the older ones do not.
+        let new = EndpointSlice {
+            ports: vec![
+                EndpointPort::new("http", Protocol::Tcp, 8080),
+                EndpointPort::new("metrics", Protocol::Tcp, 9090),
+            ],
+            endpoints: vec![Endpoint::new(ip("10.0.0.2"))],
+            ..EndpointSlice::new("new", IpFamily::V4)
+        };
+        let old = EndpointSlice {
+            ports: vec![EndpointPort::new("http", Protocol::Tcp, 8000)],
+            endpoints: vec![Endpoint::new(ip("10.0.0.1"))],
+            ..EndpointSlice::new("old", IpFamily::V4)
+        };
+        let slices = [new, old];
+        let http = ServicePort::tcp(80).named("http").target("http");
+        let metrics = ServicePort::tcp(9090).named("metrics").target("metrics");
+        let v4 = IpFamily::V4;
+        assert_eq!(
+            addrs(&backends_for(&slices, &http, v4, "n")),
+            ["10.0.0.1:8000", "10.0.0.2:8080"]
+        );
+        assert_eq!(
+            addrs(&backends_for(&slices, &metrics, v4, "n")),
+            ["10.0.0.2:9090"]
+        );
+        assert!(backends_for(&slices, &http, IpFamily::V6, "n").is_empty());
+    }
+
+    #[test]
+    fn backends_filter_by_family() {
+        let slices = [
+            EndpointSlice {
+                ports: vec![EndpointPort::new("", Protocol::Tcp, 80)],
+                endpoints: vec![Endpoint::new(ip("10.0.0.1"))],
+                ..EndpointSlice::new("v4", IpFamily::V4)
+            },
+            EndpointSlice {
+                ports: vec![EndpointPort::new("", Protocol::Tcp, 80)],
+                endpoints: vec![Endpoint::new(ip("fd00::1"))],
+                ..EndpointSlice::new("v6", IpFamily::V6)
+            },
+        ];
+        let port = ServicePort::tcp(80);
+        assert_eq!(
+            addrs(&backends_for(&slices, &port, IpFamily::V4, "n")),
+            ["10.0.0.1:80"]
+        );
+        assert_eq!(
+            addrs(&backends_for(&slices, &port, IpFamily::V6, "n")),
+            ["[fd00::1]:80"]
+        );
+    }
+
+    #[test]
+    fn duplicate_backends_prefer_local_then_usable_in_any_slice_order() {
+        let ports = vec![EndpointPort::new("", Protocol::Tcp, 80)];
+        let dead = Conditions::from_api(Some(false), Some(false), Some(true));
+        let remote = EndpointSlice {
+            ports: ports.clone(),
+            endpoints: vec![
+                Endpoint::new(ip("10.0.1.5")).on_node("node-1"),
+                Endpoint::new(ip("10.0.1.6")).on_node("node-1"),
+                Endpoint::new(ip("10.0.1.7")).on_node("node-1"),
+            ],
+            ..EndpointSlice::new("a", IpFamily::V4)
+        };
+        let local = EndpointSlice {
+            ports,
+            endpoints: vec![
+                Endpoint::new(ip("10.0.1.5"))
+                    .on_node("me")
+                    .with_conditions(dead),
+                Endpoint::new(ip("10.0.1.6"))
+                    .on_node("node-2")
+                    .with_conditions(dead),
+                Endpoint::new(ip("10.0.1.7")).on_node("node-0"),
+            ],
+            ..EndpointSlice::new("b", IpFamily::V4)
+        };
+        let port = ServicePort::tcp(80);
+        let one = [remote.clone(), local.clone()];
+        let other = [local, remote];
+        let a = backends_for(&one, &port, IpFamily::V4, "me");
+        let b = backends_for(&other, &port, IpFamily::V4, "me");
+        assert_eq!(a, b);
+        let nodes: Vec<_> = a.iter().map(|b| b.endpoint.node_name.as_deref()).collect();
+        // Local wins even unusable; then usable wins; then the smaller endpoint.
+        assert_eq!(nodes, [Some("me"), Some("node-1"), Some("node-0")]);
+    }
+
+    fn dual_stack_lb() -> Service {
+        Service {
+            service_type: ServiceType::LoadBalancer,
+            cluster_ips: ClusterIps::Assigned(vec![ip("10.96.0.1"), ip("fd00:10:96::1")]),
+            ports: vec![
+                ServicePort::tcp(80).named("http").node_port(30080),
+                ServicePort::tcp(81).named("alt"),
+            ],
+            external_ips: vec![ip("203.0.113.9")],
+            load_balancer_ingress: vec![
+                LoadBalancerIngress::vip(ip("198.51.100.7")),
+                LoadBalancerIngress {
+                    ip: ip("198.51.100.8"),
+                    ip_mode: IpMode::Proxy,
+                },
+                LoadBalancerIngress::vip(ip("2001:db8::7")),
+            ],
+            load_balancer_source_ranges: vec![
+                "203.0.113.0/24".parse().unwrap(),
+                "2001:db8::/32".parse().unwrap(),
+            ],
+            external_traffic_policy: TrafficPolicy::Local,
+            health_check_node_port: Some(32000),
+            ..Service::new("default", "web")
+        }
+    }
+
+    #[test]
+    fn frontend_helpers_filter_by_family_and_skip_proxy_mode() {
+        let s = dual_stack_lb();
+        assert_eq!(s.cluster_ip(IpFamily::V4), Some(ip("10.96.0.1")));
+        assert_eq!(s.cluster_ip(IpFamily::V6), Some(ip("fd00:10:96::1")));
+        assert_eq!(
+            s.families().collect::<Vec<_>>(),
+            [IpFamily::V4, IpFamily::V6]
+        );
+        let lb4: Vec<_> = s.load_balancer_ips(IpFamily::V4).collect();
+        assert_eq!(lb4, [ip("198.51.100.7")]);
+        let lb6: Vec<_> = s.load_balancer_ips(IpFamily::V6).collect();
+        assert_eq!(lb6, [ip("2001:db8::7")]);
+        assert_eq!(s.external_ips_of(IpFamily::V4).count(), 1);
+        assert_eq!(s.external_ips_of(IpFamily::V6).count(), 0);
+        let r6: Vec<_> = s
+            .source_ranges(IpFamily::V6)
+            .map(|c| c.to_string())
+            .collect();
+        assert_eq!(r6, ["2001:db8::/32"]);
+        assert!(s.needs_health_check());
+        assert_eq!(s.allocated_node_ports().collect::<Vec<_>>(), [30080, 32000]);
+        assert_eq!(s.port("alt", Protocol::Tcp).map(|p| p.port), Some(81));
+        assert_eq!(s.port("alt", Protocol::Udp), None);
+    }
+
+    #[test]
+    fn externally_accessible_per_port_and_family() {
+        let mut s = dual_stack_lb();
+        let (http, alt) = (s.ports[0].clone(), s.ports[1].clone());
+        assert!(s.externally_accessible(&http, IpFamily::V6));
+        assert!(s.externally_accessible(&alt, IpFamily::V4));
+        s.load_balancer_ingress.clear();
+        assert!(s.externally_accessible(&alt, IpFamily::V4), "externalIP");
+        assert!(!s.externally_accessible(&alt, IpFamily::V6));
+        assert!(s.externally_accessible(&http, IpFamily::V6), "nodePort");
+        s.external_ips.clear();
+        assert!(!s.externally_accessible(&alt, IpFamily::V4));
+        s.load_balancer_ingress = vec![LoadBalancerIngress {
+            ip: ip("198.51.100.8"),
+            ip_mode: IpMode::Proxy,
+        }];
+        assert!(!s.externally_accessible(&alt, IpFamily::V4), "Proxy mode");
+    }
+
+    #[test]
+    fn headless_and_proxied() {
+        let mut s = Service::new("default", "web");
+        assert!(s.is_headless() && !s.is_proxied(), "empty clusterIP");
+        s.cluster_ips = ClusterIps::Headless;
+        assert!(s.is_headless() && !s.is_proxied());
+        s.cluster_ips = ClusterIps::Assigned(vec![ip("10.96.0.1")]);
+        assert!(!s.is_headless() && s.is_proxied());
+        s.service_type = ServiceType::ExternalName;
+        s.cluster_ips = ClusterIps::Unset;
+        assert!(!s.is_headless() && !s.is_proxied());
+    }
+
+    #[test]
+    fn node_port_addresses() {
+        let mut c = NodeConfig {
+            node_ips: vec![
+                ip("192.168.0.10"),
+                ip("54.123.45.67"),
+                ip("fd00::10"),
+                ip("::1"),
+            ],
+            ..NodeConfig::new("n")
+        };
+        assert_eq!(c.primary_ip(IpFamily::V4), Some(ip("192.168.0.10")));
+        assert_eq!(c.node_port_ips(IpFamily::V4), [ip("192.168.0.10")]);
+        assert_eq!(c.node_port_ips(IpFamily::V6), [ip("fd00::10")]);
+        c.node_port_addresses = NodePortAddresses::All;
+        assert_eq!(
+            c.node_port_ips(IpFamily::V4),
+            [ip("192.168.0.10"), ip("54.123.45.67")]
+        );
+        assert_eq!(c.node_port_ips(IpFamily::V6), [ip("fd00::10")], "never ::1");
+        c.node_port_addresses = NodePortAddresses::Cidrs(vec!["54.0.0.0/8".parse().unwrap()]);
+        assert_eq!(c.node_port_ips(IpFamily::V4), [ip("54.123.45.67")]);
+        assert!(c.node_port_ips(IpFamily::V6).is_empty());
+        assert!(c.is_node_ip(ip("54.123.45.67")));
+        assert!(!c.is_node_ip(ip("54.123.45.68")));
+    }
+}

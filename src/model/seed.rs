@@ -328,3 +328,72 @@ pub fn node_pod_cidr(index: usize) -> Cidr {
     let addr = v4(10, 244, (index % NODE_NAMES.len()) as u8 + 1, 0);
     Cidr::new(addr, 24).unwrap_or(Cidr::host(addr))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{backends_for, validate_slices, ClusterIps};
+
+    #[test]
+    fn every_seed_service_and_slice_validates_on_every_node() {
+        let services = cluster();
+        assert_eq!(services.len(), 12);
+        for i in 0..NODE_NAMES.len() {
+            let config = node(i);
+            assert_eq!(config.validate(), Ok(()));
+            assert!(config.cluster_cidrs.len() == 2 && config.service_cidrs.len() == 2);
+            for seed in &services {
+                let s = &seed.service;
+                if let Err(e) = s.validate(&config) {
+                    panic!("{e}");
+                }
+                if let Err(e) = validate_slices(&s.id.namespace, &seed.slices) {
+                    panic!("{e}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn seed_holds_every_shape() {
+        let services = cluster();
+        let count =
+            |f: &dyn Fn(&Service) -> bool| services.iter().filter(|s| f(&s.service)).count();
+        assert_eq!(count(&|s| s.service_type == ServiceType::ExternalName), 3);
+        assert_eq!(count(&|s| s.cluster_ips == ClusterIps::Headless), 1);
+        assert_eq!(count(&|s| s.service_type == ServiceType::NodePort), 1);
+        assert_eq!(count(&|s| s.needs_health_check()), 1);
+        assert_eq!(count(&|s| s.families().count() == 2), 1);
+        assert_eq!(count(&|s| s.session_affinity != SessionAffinity::None), 1);
+        assert_eq!(count(&|s| !s.load_balancer_source_ranges.is_empty()), 1);
+        assert_eq!(node_pod_cidr(1).to_string(), "10.244.2.0/24");
+        assert_eq!(node(2).node_ips[0].to_string(), "192.168.0.12");
+        assert_eq!(node(2).zone.as_deref(), Some("eu-west-1c"));
+    }
+
+    #[test]
+    fn seed_backends_resolve_named_and_shared_target_ports() {
+        let services = cluster();
+        let find = |name: &str| services.iter().find(|s| s.service.id.name == name).unwrap();
+        let lb = find("order-api-lb");
+        for port in &lb.service.ports {
+            let backends = backends_for(&lb.slices, port, IpFamily::V4, NODE_NAMES[0]);
+            assert_eq!(backends.len(), 3);
+            assert!(backends.iter().all(|b| b.port == 3000));
+        }
+        let monitoring = find("monitoring-api-svc");
+        let metrics = monitoring.service.port("metrics", Protocol::Tcp).unwrap();
+        let backends = backends_for(&monitoring.slices, metrics, IpFamily::V4, "x");
+        assert!(backends.iter().all(|b| b.port == 9090) && backends.len() == 2);
+        let dns = find("kube-dns");
+        let udp = dns.service.port("dns", Protocol::Udp).unwrap();
+        assert_eq!(backends_for(&dns.slices, udp, IpFamily::V6, "x").len(), 3);
+        let my_api = find("my-api");
+        let backends = backends_for(&my_api.slices, &my_api.service.ports[0], IpFamily::V4, "x");
+        assert_eq!(
+            backends.len(),
+            2,
+            "unnamed port joins the slice's \"\" port"
+        );
+    }
+}
