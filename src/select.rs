@@ -275,3 +275,654 @@ impl Selection {
         all
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use alloc::string::{String, ToString};
+    use alloc::vec;
+
+    use super::*;
+    use crate::model::{backends_for, seed, Conditions, Protocol};
+
+    const NODE: &str = "this-node";
+
+    fn ip(s: &str) -> core::net::IpAddr {
+        s.parse().unwrap()
+    }
+
+    /// Ready (conditions absent), on another node.
+    fn ready(addr: &str) -> Endpoint {
+        Endpoint::new(ip(addr)).on_node("other-node")
+    }
+
+    fn with(addr: &str, ready: bool, serving: bool, terminating: bool) -> Endpoint {
+        Endpoint::new(ip(addr))
+            .on_node("other-node")
+            .with_conditions(Conditions::from_api(
+                Some(ready),
+                Some(serving),
+                Some(terminating),
+            ))
+    }
+
+    /// Not ready; serving absent, so not serving either.
+    fn unready(addr: &str) -> Endpoint {
+        Endpoint::new(ip(addr))
+            .on_node("other-node")
+            .with_conditions(Conditions::from_api(Some(false), None, None))
+    }
+
+    /// Not ready, serving, terminating.
+    fn terminating(addr: &str) -> Endpoint {
+        with(addr, false, true, true)
+    }
+
+    fn local(e: Endpoint) -> Endpoint {
+        e.on_node(NODE)
+    }
+
+    fn addresses(endpoints: &[Endpoint], indices: &[u32]) -> Vec<String> {
+        indices
+            .iter()
+            .map(|&i| endpoints[i as usize].address.to_string())
+            .collect()
+    }
+
+    /// internalTrafficPolicy Local?, externalTrafficPolicy Local?, externally accessible?
+    fn uses(internal_local: bool, external_local: bool, external: bool) -> PoolUse {
+        let policy = |local| {
+            if local {
+                TrafficPolicy::Local
+            } else {
+                TrafficPolicy::Cluster
+            }
+        };
+        PoolUse::new(policy(internal_local), policy(external_local), external)
+    }
+
+    /// One case of kube-proxy's `TestCategorizeEndpoints`, restated. `None` for a pool means
+    /// the port never uses it; `all` is every endpoint reachable from this node.
+    struct Case {
+        name: &'static str,
+        zone: Option<&'static str>,
+        uses: PoolUse,
+        endpoints: Vec<Endpoint>,
+        cluster: Option<&'static [&'static str]>,
+        local: Option<&'static [&'static str]>,
+        all: &'static [&'static str],
+        any_usable: bool,
+    }
+
+    fn check(case: &Case) {
+        let sel = select(&case.endpoints, NODE, case.zone);
+        let name = case.name;
+        for (pool, expected) in [(Pool::Cluster, case.cluster), (Pool::Local, case.local)] {
+            match expected {
+                Some(want) => {
+                    assert!(case.uses.uses(pool), "{name}: {pool:?} should be used");
+                    assert_eq!(
+                        addresses(&case.endpoints, sel.pool(pool)),
+                        want,
+                        "{name}: {pool:?}"
+                    );
+                }
+                None => assert!(!case.uses.uses(pool), "{name}: {pool:?} unused"),
+            }
+        }
+        assert_eq!(
+            addresses(&case.endpoints, &sel.reachable(case.uses)),
+            case.all,
+            "{name}: reachable"
+        );
+        assert_eq!(sel.has_usable(), case.any_usable, "{name}: has_usable");
+    }
+
+    /// Four ready endpoints hinted for zones a, b, c, a.
+    fn abca() -> Vec<Endpoint> {
+        vec![
+            ready("10.1.2.3").hinted_for(["zone-a"]),
+            ready("10.1.2.4").hinted_for(["zone-b"]),
+            ready("10.1.2.5").hinted_for(["zone-c"]),
+            ready("10.1.2.6").hinted_for(["zone-a"]),
+        ]
+    }
+
+    /// `abca` with the first two on this node.
+    fn abca_first_two_local() -> Vec<Endpoint> {
+        let mut e = abca();
+        e[0] = local(e[0].clone());
+        e[1] = local(e[1].clone());
+        e
+    }
+
+    #[test]
+    fn categorize_endpoints_topology() {
+        let plain = uses(false, false, false);
+        let cases = [
+            Case {
+                name: "all hinted, node zone labelled, endpoints for the zone: topology used",
+                zone: Some("zone-a"),
+                uses: plain,
+                endpoints: abca(),
+                cluster: Some(&["10.1.2.3", "10.1.2.6"]),
+                local: None,
+                all: &["10.1.2.3", "10.1.2.6"],
+                any_usable: true,
+            },
+            Case {
+                name: "externalTrafficPolicy Local: topology ignored for the local pool",
+                zone: Some("zone-a"),
+                uses: uses(false, true, true),
+                endpoints: abca_first_two_local(),
+                cluster: Some(&["10.1.2.3", "10.1.2.6"]),
+                local: Some(&["10.1.2.3", "10.1.2.4"]),
+                all: &["10.1.2.3", "10.1.2.4", "10.1.2.6"],
+                any_usable: true,
+            },
+            Case {
+                name: "internalTrafficPolicy Local: topology ignored for the local pool",
+                zone: Some("zone-a"),
+                uses: uses(true, false, true),
+                endpoints: abca_first_two_local(),
+                cluster: Some(&["10.1.2.3", "10.1.2.6"]),
+                local: Some(&["10.1.2.3", "10.1.2.4"]),
+                all: &["10.1.2.3", "10.1.2.4", "10.1.2.6"],
+                any_usable: true,
+            },
+            Case {
+                name: "node without a zone label",
+                zone: None,
+                uses: plain,
+                endpoints: vec![ready("10.1.2.3").hinted_for(["zone-a"])],
+                cluster: Some(&["10.1.2.3"]),
+                local: None,
+                all: &["10.1.2.3"],
+                any_usable: true,
+            },
+            Case {
+                name: "empty zone label",
+                zone: Some(""),
+                uses: plain,
+                endpoints: vec![ready("10.1.2.3").hinted_for(["zone-a"])],
+                cluster: Some(&["10.1.2.3"]),
+                local: None,
+                all: &["10.1.2.3"],
+                any_usable: true,
+            },
+            Case {
+                name: "node in a zone no endpoint is hinted for: no filtering",
+                zone: Some("zone-b"),
+                uses: plain,
+                endpoints: vec![ready("10.1.2.3").hinted_for(["zone-a"])],
+                cluster: Some(&["10.1.2.3"]),
+                local: None,
+                all: &["10.1.2.3"],
+                any_usable: true,
+            },
+            Case {
+                name: "an unready endpoint in the zone is left out",
+                zone: Some("zone-a"),
+                uses: plain,
+                endpoints: {
+                    let mut e = abca();
+                    e[3] = unready("10.1.2.6").hinted_for(["zone-a"]);
+                    e
+                },
+                cluster: Some(&["10.1.2.3"]),
+                local: None,
+                all: &["10.1.2.3"],
+                any_usable: true,
+            },
+            Case {
+                name: "only unready endpoints in the zone: no filtering",
+                zone: Some("zone-a"),
+                uses: plain,
+                endpoints: {
+                    let mut e = abca();
+                    e[0] = unready("10.1.2.3").hinted_for(["zone-a"]);
+                    e[3] = unready("10.1.2.6").hinted_for(["zone-a"]);
+                    e
+                },
+                cluster: Some(&["10.1.2.4", "10.1.2.5"]),
+                local: None,
+                all: &["10.1.2.4", "10.1.2.5"],
+                any_usable: true,
+            },
+            Case {
+                name: "a ready endpoint without hints: no filtering",
+                zone: Some("zone-a"),
+                uses: plain,
+                endpoints: {
+                    let mut e = abca();
+                    e[2] = ready("10.1.2.5");
+                    e
+                },
+                cluster: Some(&["10.1.2.3", "10.1.2.4", "10.1.2.5", "10.1.2.6"]),
+                local: None,
+                all: &["10.1.2.3", "10.1.2.4", "10.1.2.5", "10.1.2.6"],
+                any_usable: true,
+            },
+            Case {
+                name: "several hints per endpoint: any hint for the zone admits it",
+                zone: Some("zone-c"),
+                uses: plain,
+                endpoints: vec![
+                    ready("10.1.2.3").hinted_for(["zone-a", "zone-b", "zone-c"]),
+                    ready("10.1.2.4").hinted_for(["zone-b", "zone-c"]),
+                    ready("10.1.2.5").hinted_for(["zone-b", "zone-d"]),
+                    ready("10.1.2.6").hinted_for(["zone-c"]),
+                ],
+                cluster: Some(&["10.1.2.3", "10.1.2.4", "10.1.2.6"]),
+                local: None,
+                all: &["10.1.2.3", "10.1.2.4", "10.1.2.6"],
+                any_usable: true,
+            },
+            Case {
+                name: "topology and locality disagree: reachable is the union",
+                zone: Some("zone-a"),
+                uses: uses(false, true, true),
+                endpoints: vec![
+                    local(ready("10.0.0.0").hinted_for(["zone-a"])),
+                    local(ready("10.0.0.1").hinted_for(["zone-b"])),
+                    ready("10.0.0.2").hinted_for(["zone-a"]),
+                    ready("10.0.0.3").hinted_for(["zone-b"]),
+                ],
+                cluster: Some(&["10.0.0.0", "10.0.0.2"]),
+                local: Some(&["10.0.0.0", "10.0.0.1"]),
+                all: &["10.0.0.0", "10.0.0.1", "10.0.0.2"],
+                any_usable: true,
+            },
+        ];
+        for case in &cases {
+            check(case);
+        }
+    }
+
+    #[test]
+    fn categorize_endpoints_policies_and_terminating() {
+        let cases = [
+            Case {
+                name: "internalTrafficPolicy Local, no endpoints",
+                zone: None,
+                uses: uses(true, false, false),
+                endpoints: vec![],
+                cluster: None,
+                local: Some(&[]),
+                all: &[],
+                any_usable: false,
+            },
+            Case {
+                name: "internalTrafficPolicy Local, all endpoints remote",
+                zone: None,
+                uses: uses(true, false, false),
+                endpoints: vec![ready("10.0.0.0"), ready("10.0.0.1")],
+                cluster: None,
+                local: Some(&[]),
+                all: &[],
+                any_usable: true,
+            },
+            Case {
+                name: "internalTrafficPolicy Local, all endpoints local",
+                zone: None,
+                uses: uses(true, false, false),
+                endpoints: vec![local(ready("10.0.0.0")), local(ready("10.0.0.1"))],
+                cluster: None,
+                local: Some(&["10.0.0.0", "10.0.0.1"]),
+                all: &["10.0.0.0", "10.0.0.1"],
+                any_usable: true,
+            },
+            Case {
+                name: "internalTrafficPolicy Local, some endpoints local",
+                zone: None,
+                uses: uses(true, false, false),
+                endpoints: vec![local(ready("10.0.0.0")), ready("10.0.0.1")],
+                cluster: None,
+                local: Some(&["10.0.0.0"]),
+                all: &["10.0.0.0"],
+                any_usable: true,
+            },
+            Case {
+                name: "Cluster policy, no endpoint ready",
+                zone: None,
+                uses: uses(false, false, false),
+                endpoints: vec![unready("10.0.0.0"), unready("10.0.0.1")],
+                cluster: Some(&[]),
+                local: None,
+                all: &[],
+                any_usable: false,
+            },
+            Case {
+                name: "Cluster policy, some endpoints ready",
+                zone: None,
+                uses: uses(false, false, false),
+                endpoints: vec![unready("10.0.0.0"), ready("10.0.0.1")],
+                cluster: Some(&["10.0.0.1"]),
+                local: None,
+                all: &["10.0.0.1"],
+                any_usable: true,
+            },
+            Case {
+                name: "Cluster policy, all endpoints terminating",
+                zone: None,
+                uses: uses(false, false, false),
+                endpoints: vec![local(terminating("10.0.0.0")), terminating("10.0.0.1")],
+                cluster: Some(&["10.0.0.0", "10.0.0.1"]),
+                local: None,
+                all: &["10.0.0.0", "10.0.0.1"],
+                any_usable: true,
+            },
+            Case {
+                name: "internal Local, external Cluster, some endpoints local",
+                zone: None,
+                uses: uses(true, false, true),
+                endpoints: vec![local(ready("10.0.0.0")), ready("10.0.0.1")],
+                cluster: Some(&["10.0.0.0", "10.0.0.1"]),
+                local: Some(&["10.0.0.0"]),
+                all: &["10.0.0.0", "10.0.0.1"],
+                any_usable: true,
+            },
+            Case {
+                name: "internal Cluster, external Local, some endpoints local",
+                zone: None,
+                uses: uses(false, true, true),
+                endpoints: vec![local(ready("10.0.0.0")), ready("10.0.0.1")],
+                cluster: Some(&["10.0.0.0", "10.0.0.1"]),
+                local: Some(&["10.0.0.0"]),
+                all: &["10.0.0.0", "10.0.0.1"],
+                any_usable: true,
+            },
+            Case {
+                name: "internal Local, external Local, some endpoints local",
+                zone: None,
+                uses: uses(true, true, true),
+                endpoints: vec![local(ready("10.0.0.0")), ready("10.0.0.1")],
+                cluster: Some(&["10.0.0.0", "10.0.0.1"]),
+                local: Some(&["10.0.0.0"]),
+                all: &["10.0.0.0", "10.0.0.1"],
+                any_usable: true,
+            },
+            Case {
+                name: "internal Local, external Local, all endpoints remote",
+                zone: None,
+                uses: uses(true, true, true),
+                endpoints: vec![ready("10.0.0.0"), ready("10.0.0.1")],
+                cluster: Some(&["10.0.0.0", "10.0.0.1"]),
+                local: Some(&[]),
+                all: &["10.0.0.0", "10.0.0.1"],
+                any_usable: true,
+            },
+            Case {
+                name: "internal Local, external Local, all endpoints remote and terminating",
+                zone: None,
+                uses: uses(true, true, true),
+                endpoints: vec![terminating("10.0.0.0"), terminating("10.0.0.1")],
+                cluster: Some(&["10.0.0.0", "10.0.0.1"]),
+                local: Some(&[]),
+                all: &["10.0.0.0", "10.0.0.1"],
+                any_usable: true,
+            },
+            Case {
+                name: "internal Cluster, external Local, with terminating endpoints",
+                zone: None,
+                uses: uses(false, true, true),
+                endpoints: vec![
+                    ready("10.0.0.0"),
+                    local(with("10.0.0.1", false, false, false)),
+                    local(terminating("10.0.0.2")),
+                    terminating("10.0.0.3"),
+                ],
+                cluster: Some(&["10.0.0.0"]),
+                local: Some(&["10.0.0.2"]),
+                all: &["10.0.0.0", "10.0.0.2"],
+                any_usable: true,
+            },
+            Case {
+                name: "externalTrafficPolicy ignored when not externally accessible",
+                zone: None,
+                uses: uses(false, true, false),
+                endpoints: vec![ready("10.0.0.0"), local(ready("10.0.0.1"))],
+                cluster: Some(&["10.0.0.0", "10.0.0.1"]),
+                local: None,
+                all: &["10.0.0.0", "10.0.0.1"],
+                any_usable: true,
+            },
+            Case {
+                name: "internal-only Service with internalTrafficPolicy Local has no cluster pool",
+                zone: None,
+                uses: uses(true, false, false),
+                endpoints: vec![ready("10.0.0.0"), local(ready("10.0.0.1"))],
+                cluster: None,
+                local: Some(&["10.0.0.1"]),
+                all: &["10.0.0.1"],
+                any_usable: true,
+            },
+        ];
+        for case in &cases {
+            check(case);
+        }
+    }
+
+    #[test]
+    fn fallback_and_topology_are_reported() {
+        let e = vec![local(terminating("10.0.0.0")), terminating("10.0.0.1")];
+        let sel = select(&e, NODE, None);
+        assert!(sel.cluster_is_terminating() && sel.local_is_terminating());
+        assert_eq!(sel.topology(), Topology::Any);
+        let sel = select(&abca(), NODE, Some("zone-a"));
+        assert_eq!(sel.topology(), Topology::SameZone);
+        assert!(!sel.cluster_is_terminating() && !sel.local_is_terminating());
+        // No Ready endpoint: topology is never applied, even to the fallback.
+        let e = vec![
+            terminating("10.0.0.0").hinted_for(["zone-a"]),
+            terminating("10.0.0.1").hinted_for(["zone-b"]),
+        ];
+        let sel = select(&e, NODE, Some("zone-a"));
+        assert_eq!(sel.topology(), Topology::Any);
+        assert_eq!(sel.cluster(), [0, 1]);
+    }
+
+    /// The Service of kube-proxy's terminating-endpoint tests: a LoadBalancer, so external
+    /// traffic goes by `external` and ClusterIP traffic by internalTrafficPolicy Cluster.
+    fn lb_uses(external: TrafficPolicy) -> PoolUse {
+        PoolUse::new(TrafficPolicy::Cluster, external, true)
+    }
+
+    /// (ClusterIP pool, external pool, has_usable).
+    fn traffic(endpoints: &[Endpoint], uses: PoolUse) -> (Vec<String>, Vec<String>, bool) {
+        let sel = select(endpoints, NODE, None);
+        let internal = sel.for_traffic(uses, Traffic::Internal).unwrap();
+        let external = sel.for_traffic(uses, Traffic::External).unwrap();
+        (
+            addresses(endpoints, internal),
+            addresses(endpoints, external),
+            sel.has_usable(),
+        )
+    }
+
+    #[test]
+    fn terminating_endpoints_traffic_policy_local() {
+        let uses = lb_uses(TrafficPolicy::Local);
+        // Ready endpoints exist: terminating ones are left out of both pools.
+        let e = [
+            local(with("10.0.1.1", true, true, false)),
+            local(with("10.0.1.2", true, true, false)),
+            local(terminating("10.0.1.3")),
+            local(with("10.0.1.4", false, false, true)),
+            with("10.0.1.5", true, true, false),
+        ];
+        let (internal, external, any) = traffic(&e, uses);
+        assert_eq!(internal, ["10.0.1.1", "10.0.1.2", "10.0.1.5"]);
+        assert_eq!(external, ["10.0.1.1", "10.0.1.2"]);
+        assert!(any);
+        // Only terminating endpoints locally: the local pool falls back to serving ones.
+        let e = [
+            local(terminating("10.0.1.2")),
+            local(terminating("10.0.1.3")),
+            local(with("10.0.1.4", false, false, true)),
+            with("10.0.1.5", true, true, false),
+        ];
+        let (internal, external, _) = traffic(&e, uses);
+        assert_eq!(internal, ["10.0.1.5"]);
+        assert_eq!(external, ["10.0.1.2", "10.0.1.3"]);
+        // A terminating endpoint on another node: ClusterIP uses it, external traffic is
+        // dropped (not rejected: has_usable holds).
+        let e = [terminating("10.0.1.5")];
+        let (internal, external, any) = traffic(&e, uses);
+        assert_eq!(internal, ["10.0.1.5"]);
+        assert!(external.is_empty());
+        assert!(any);
+        // Nothing usable on any node: both kinds are rejected.
+        let e = [
+            local(with("10.0.1.5", false, false, true)),
+            with("10.0.1.5", false, false, true),
+        ];
+        let (internal, external, any) = traffic(&e, uses);
+        assert!(internal.is_empty() && external.is_empty());
+        assert!(!any);
+    }
+
+    #[test]
+    fn terminating_endpoints_traffic_policy_cluster() {
+        let uses = lb_uses(TrafficPolicy::Cluster);
+        let e = [
+            local(with("10.0.1.1", true, true, false)),
+            local(with("10.0.1.2", true, true, false)),
+            terminating("10.0.1.3"),
+            with("10.0.1.4", false, false, true),
+            with("10.0.1.5", true, true, false),
+        ];
+        let (internal, external, _) = traffic(&e, uses);
+        assert_eq!(internal, ["10.0.1.1", "10.0.1.2", "10.0.1.5"]);
+        assert_eq!(external, internal);
+        let e = [
+            local(terminating("10.0.1.2")),
+            local(terminating("10.0.1.3")),
+            with("10.0.1.4", false, false, true),
+            terminating("10.0.1.5"),
+        ];
+        let (internal, external, _) = traffic(&e, uses);
+        assert_eq!(internal, ["10.0.1.2", "10.0.1.3", "10.0.1.5"]);
+        assert_eq!(external, internal);
+        let e = [terminating("10.0.1.5")];
+        let (internal, external, _) = traffic(&e, uses);
+        assert_eq!(internal, ["10.0.1.5"]);
+        assert_eq!(external, ["10.0.1.5"]);
+        let e = [
+            local(with("10.0.1.5", false, false, true)),
+            with("10.0.1.5", false, false, true),
+        ];
+        let (internal, external, any) = traffic(&e, uses);
+        assert!(internal.is_empty() && external.is_empty() && !any);
+    }
+
+    #[test]
+    fn health_check_counts_local_ready_not_terminating() {
+        let e = [
+            local(ready("10.0.1.1")),
+            local(ready("10.0.1.2")),
+            local(ready("10.0.1.3")),
+            local(unready("10.0.1.4")),
+            ready("10.0.1.5"),
+        ];
+        assert_eq!(select(&e, NODE, None).local_ready(), 3);
+        // Every local endpoint terminating: no ready ones, health check fails.
+        let e = [
+            local(with("10.0.1.1", false, true, false)),
+            local(terminating("10.0.1.2")),
+            local(terminating("10.0.1.3")),
+            local(with("10.0.1.4", false, false, true)),
+        ];
+        let sel = select(&e, NODE, None);
+        assert_eq!(sel.local_ready(), 0);
+        assert_eq!(
+            sel.local(),
+            [1, 2],
+            "traffic still reaches the serving ones"
+        );
+        // Ready and terminating at once (publishNotReadyAddresses) still does not count.
+        let e = [local(with("10.0.1.1", true, true, true))];
+        let sel = select(&e, NODE, None);
+        assert_eq!(sel.local_ready(), 0);
+        assert_eq!(sel.local(), [0]);
+    }
+
+    fn seed_service(name: &str) -> seed::SeedService {
+        seed::cluster()
+            .into_iter()
+            .find(|s| s.service.id.name == name)
+            .unwrap()
+    }
+
+    #[test]
+    fn seed_kube_dns_stays_in_zone() {
+        let dns = seed_service("kube-dns");
+        let port = dns.service.port("dns", Protocol::Udp).unwrap();
+        for (i, (v4, v6)) in [
+            ("10.244.1.2", "fd00:10:244:1::2"),
+            ("10.244.2.2", "fd00:10:244:2::2"),
+            ("10.244.3.2", "fd00:10:244:3::2"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let node = seed::node(i);
+            for (family, want) in [(IpFamily::V4, v4), (IpFamily::V6, v6)] {
+                let backends = backends_for(&dns.slices, port, family, &node.node_name);
+                let sel = Selection::for_node(&backends, &node);
+                assert_eq!(sel.topology(), Topology::SameZone);
+                let chosen: Vec<_> = sel
+                    .cluster()
+                    .iter()
+                    .map(|&j| backends[j as usize].endpoint.address)
+                    .collect();
+                assert_eq!(chosen, [ip(want)]);
+            }
+        }
+    }
+
+    #[test]
+    fn seed_order_api_external_traffic_local() {
+        let svc = seed_service("order-api-svc");
+        let port = &svc.service.ports[0];
+        let uses = PoolUse::of(&svc.service, port, IpFamily::V4);
+        assert_eq!(uses.pool(Traffic::Internal), Some(Pool::Cluster));
+        assert_eq!(uses.pool(Traffic::External), Some(Pool::Local));
+        let external = |node: usize| {
+            let config = seed::node(node);
+            let backends = backends_for(&svc.slices, port, IpFamily::V4, &config.node_name);
+            let sel = Selection::for_node(&backends, &config);
+            let pool = sel.for_traffic(uses, Traffic::External).unwrap();
+            let addrs: Vec<_> = pool
+                .iter()
+                .map(|&j| backends[j as usize].socket_addr().to_string())
+                .collect();
+            (
+                addrs,
+                sel.local_ready(),
+                sel.cluster().len(),
+                sel.has_usable(),
+            )
+        };
+        assert_eq!(
+            external(0),
+            (vec!["10.244.1.20:3000".to_string()], 1, 2, true)
+        );
+        // node b: the terminating pod is not used while a ready one is local.
+        assert_eq!(
+            external(1),
+            (vec!["10.244.2.21:3000".to_string()], 1, 2, true)
+        );
+        // node c has no local endpoint: external traffic is dropped, health check fails.
+        assert_eq!(external(2), (vec![], 0, 2, true));
+    }
+
+    #[test]
+    fn seed_payments_has_no_usable_endpoint() {
+        let svc = seed_service("payments");
+        let backends = backends_for(&svc.slices, &svc.service.ports[0], IpFamily::V4, "x");
+        assert_eq!(backends.len(), 1);
+        let sel = Selection::for_node(&backends, &seed::node(2));
+        assert!(!sel.has_usable());
+        assert!(sel.cluster().is_empty() && sel.local().is_empty());
+    }
+}
