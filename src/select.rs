@@ -48,9 +48,10 @@ pub enum Traffic {
 }
 
 /// The topology mode the cluster pool was chosen under.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Topology {
     /// No filtering: every Ready endpoint is in the cluster pool.
+    #[default]
     Any,
     /// Only Ready endpoints hinted for this node's zone are in the cluster pool.
     SameZone,
@@ -112,7 +113,7 @@ impl PoolUse {
 pub struct Selection {
     cluster: Vec<u32>,
     local: Vec<u32>,
-    topology_zone: bool,
+    topology: Topology,
     cluster_terminating: bool,
     local_terminating: bool,
     any_usable: bool,
@@ -131,7 +132,11 @@ pub fn select<E: AsRef<Endpoint>>(
     let zone = zone.filter(|z| !z.is_empty());
     let topology_zone = same_zone_mode(endpoints, zone);
     let mut selection = Selection {
-        topology_zone,
+        topology: if topology_zone {
+            Topology::SameZone
+        } else {
+            Topology::Any
+        },
         ..Selection::default()
     };
     let mut local_terminating = Vec::new();
@@ -230,11 +235,7 @@ impl Selection {
 
     /// The topology mode the cluster pool was chosen under.
     pub fn topology(&self) -> Topology {
-        if self.topology_zone {
-            Topology::SameZone
-        } else {
-            Topology::Any
-        }
+        self.topology
     }
 
     /// True when the cluster pool holds serving-terminating endpoints because none is Ready.
