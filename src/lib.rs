@@ -12,6 +12,12 @@
 //!   ICMPv4/ICMPv6, and the checksums they carry.
 //! - [`nat`]: rewriting addresses and ports in place with incremental checksum updates,
 //!   including the header quoted inside ICMP errors.
+//! - [`model`]: Services and EndpointSlices as Kubernetes defines them, with the API server's
+//!   validation rules.
+//! - [`select`]: which endpoints serve cluster-wide and node-local traffic (readiness fallback,
+//!   traffic policies, topology hints).
+//! - [`hash`]: the fixed, documented hashes (XXH64) every node and core agrees on.
+//! - [`maglev`]: weighted Maglev consistent hashing with a reproducible table.
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
@@ -21,5 +27,7 @@ extern crate alloc;
 
 pub mod hash;
 pub mod maglev;
+pub mod model;
 pub mod nat;
+pub mod select;
 pub mod wire;
