@@ -311,3 +311,110 @@ pub fn icmp_error(
     };
     ip_packet(&spec, &msg, None)
 }
+
+fn be16(b: &[u8], at: usize) -> Option<usize> {
+    Some(usize::from(u16::from_be_bytes([
+        *b.get(at)?,
+        *b.get(at + 1)?,
+    ])))
+}
+
+/// Checks every checksum an IP packet carries, from the RFC definitions and nothing of
+/// svcplane's: the IPv4 header checksum; the TCP, UDP, SCTP, ICMP or ICMPv6 checksum of a
+/// packet that is not a fragment; and, inside an ICMP error, the quoted IPv4 header's checksum
+/// and the quoted transport checksum when the quote holds the whole quoted segment.
+/// Returns what is wrong, or `Ok(())`.
+pub fn verify_checksums(pkt: &[u8]) -> Result<(), String> {
+    verify_at(pkt, false)
+}
+
+fn verify_at(pkt: &[u8], quoted: bool) -> Result<(), String> {
+    let short = || format!("too short ({} bytes)", pkt.len());
+    let version = pkt.first().ok_or_else(short)? >> 4;
+    let (src, dst, mut proto, mut off, end, fragment): (IpAddr, IpAddr, u8, usize, usize, bool);
+    if version == 4 {
+        let ihl = usize::from(pkt[0] & 0x0f) * 4;
+        if pkt.len() < ihl || ihl < 20 {
+            return Err(short());
+        }
+        if ones_sum(&[&pkt[..ihl]]) != 0xffff {
+            return Err("IPv4 header checksum".into());
+        }
+        let total = be16(pkt, 2).ok_or_else(short)?;
+        let frag = be16(pkt, 6).ok_or_else(short)?;
+        src = IpAddr::from(<[u8; 4]>::try_from(&pkt[12..16]).unwrap());
+        dst = IpAddr::from(<[u8; 4]>::try_from(&pkt[16..20]).unwrap());
+        proto = pkt[9];
+        off = ihl;
+        end = total;
+        fragment = frag & 0x3fff != 0;
+    } else if version == 6 {
+        if pkt.len() < 40 {
+            return Err(short());
+        }
+        src = IpAddr::from(<[u8; 16]>::try_from(&pkt[8..24]).unwrap());
+        dst = IpAddr::from(<[u8; 16]>::try_from(&pkt[24..40]).unwrap());
+        end = 40 + be16(pkt, 4).ok_or_else(short)?;
+        proto = pkt[6];
+        off = 40;
+        let mut frag = false;
+        loop {
+            match proto {
+                0 | 43 | 60 => {
+                    let len = (usize::from(*pkt.get(off + 1).ok_or_else(short)?) + 1) * 8;
+                    proto = pkt[off];
+                    off += len;
+                }
+                44 => {
+                    let fo = be16(pkt, off + 2).ok_or_else(short)?;
+                    frag = fo & 0xfff9 != 0;
+                    proto = pkt[off];
+                    off += 8;
+                }
+                _ => break,
+            }
+        }
+        fragment = frag;
+    } else {
+        return Err(format!("IP version {version}"));
+    }
+    if fragment {
+        return Ok(());
+    }
+    if end > pkt.len() {
+        // A quote that holds only part of the quoted packet: its transport checksum covers
+        // bytes that are not here, so it cannot be checked.
+        return if quoted { Ok(()) } else { Err(short()) };
+    }
+    let l4 = &pkt[off..end];
+    let v6 = version == 6;
+    let with_pseudo = |proto: u8| {
+        let ps = pseudo(&src, &dst, proto, l4.len());
+        ones_sum(&[&ps, l4]) == 0xffff
+    };
+    let ok = match proto {
+        6 => with_pseudo(6),
+        17 => (!v6 && l4.get(6..8) == Some(&[0, 0][..])) || with_pseudo(17),
+        132 => {
+            let mut copy = l4.to_vec();
+            let stored = u32::from_le_bytes(copy.get(8..12).ok_or_else(short)?.try_into().unwrap());
+            copy[8..12].fill(0);
+            crc32c(&copy) == stored
+        }
+        1 if !v6 => ones_sum(&[l4]) == 0xffff,
+        58 if v6 => with_pseudo(58),
+        _ => true,
+    };
+    if !ok {
+        return Err(format!("checksum of protocol {proto}"));
+    }
+    let is_error = match (v6, proto, l4.first()) {
+        (false, 1, Some(3 | 4 | 5 | 11 | 12)) => true,
+        (true, 58, Some(1..=4)) => true,
+        _ => false,
+    };
+    if is_error && l4.len() > 8 {
+        verify_at(&l4[8..], true).map_err(|e| format!("quoted packet: {e}"))?;
+    }
+    Ok(())
+}
