@@ -557,6 +557,7 @@ fn parse_inner(family: Family, buf: &[u8], l3_offset: usize, end: usize) -> Resu
 // Rewriting
 
 /// Offsets of the source and destination address fields from the IP header start.
+#[inline]
 fn addr_fields(family: Family) -> (usize, usize, usize) {
     match family {
         Family::V4 => (12, 16, 4),
@@ -564,19 +565,9 @@ fn addr_fields(family: Family) -> (usize, usize, usize) {
     }
 }
 
-fn octets(a: &IpAddr) -> ([u8; 16], usize) {
-    let mut o = [0u8; 16];
-    match a {
-        IpAddr::V4(v4) => {
-            o[..4].copy_from_slice(&v4.octets());
-            (o, 4)
-        }
-        IpAddr::V6(v6) => (v6.octets(), 16),
-    }
-}
-
 /// Bounds-checked big-endian reads and writes; the offsets were checked by [`parse`], so the
 /// fallbacks are never taken for a buffer that was parsed, and nothing here can panic.
+#[inline]
 fn rd16(buf: &[u8], at: usize) -> u16 {
     match buf.get(at..at + 2) {
         Some(s) => u16::from_be_bytes([s[0], s[1]]),
@@ -584,6 +575,7 @@ fn rd16(buf: &[u8], at: usize) -> u16 {
     }
 }
 
+#[inline]
 fn wr16(buf: &mut [u8], at: usize, v: u16) {
     if let Some(s) = buf.get_mut(at..at + 2) {
         s.copy_from_slice(&v.to_be_bytes());
@@ -591,6 +583,7 @@ fn wr16(buf: &mut [u8], at: usize, v: u16) {
 }
 
 /// Writes a new 16-bit field value and records the change.
+#[inline]
 fn set16(buf: &mut [u8], at: usize, v: u16, d: &mut Delta) {
     let old = rd16(buf, at);
     if old != v {
@@ -600,18 +593,40 @@ fn set16(buf: &mut [u8], at: usize, v: u16, d: &mut Delta) {
 }
 
 /// Writes the address field at `at` (the family's length) and records the change.
+#[inline]
 fn set_addr(buf: &mut [u8], at: usize, new: &IpAddr, d: &mut Delta) {
-    let (new, len) = octets(new);
-    if let Some(field) = buf.get_mut(at..at + len) {
-        if field != &new[..len] {
-            d.replace_bytes(field, &new[..len]);
-            field.copy_from_slice(&new[..len]);
+    match new {
+        IpAddr::V4(a) => {
+            let new = u32::from(*a);
+            if let Some(f) = buf.get_mut(at..at + 4) {
+                let old = u32::from_be_bytes([f[0], f[1], f[2], f[3]]);
+                if old != new {
+                    d.replace32(old, new);
+                    f.copy_from_slice(&new.to_be_bytes());
+                }
+            }
+        }
+        IpAddr::V6(a) => {
+            let new = u128::from(*a);
+            if let Some(f) = buf.get_mut(at..at + 16) {
+                let mut o = [0u8; 16];
+                o.copy_from_slice(f);
+                let old = u128::from_be_bytes(o);
+                if old != new {
+                    for k in 0..4 {
+                        let shift = 96 - 32 * k;
+                        d.replace32((old >> shift) as u32, (new >> shift) as u32);
+                    }
+                    f.copy_from_slice(&new.to_be_bytes());
+                }
+            }
         }
     }
 }
 
 /// Updates the checksum field at `at` by `d`, recording the change of the field itself in
 /// `outer` (for a checksum that sits inside data another checksum covers).
+#[inline]
 fn update_csum(buf: &mut [u8], at: usize, d: &Delta, udp: bool, outer: &mut Delta) {
     let old = rd16(buf, at);
     let new = if udp { d.apply_udp(old) } else { d.apply(old) };

@@ -84,7 +84,10 @@ pub fn pseudo_header_v6(src: [u8; 16], dst: [u8; 16], next_header: u8, length: u
 /// checksum covers (true for every header field svcplane rewrites).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Delta {
-    acc: u32,
+    // The unfolded ones'-complement sum of `~old + new` over every replaced word, folded once
+    // when applied. Each replacement adds less than 2^33, so a u64 cannot overflow before
+    // 2^31 replacements.
+    acc: u64,
 }
 
 impl Delta {
@@ -97,13 +100,33 @@ impl Delta {
     #[inline]
     pub fn replace(&mut self, old: u16, new: u16) {
         // RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m'). Accumulate ~m + m'.
-        self.acc = fold_u32(self.acc + u32::from(!old) + u32::from(new));
+        self.acc += u64::from(!old) + u64::from(new);
+    }
+
+    /// Records that the 32-bit word `old` (two adjacent 16-bit words, big-endian) became
+    /// `new`. Summing 32-bit words and folding gives the same ones'-complement sum as summing
+    /// their 16-bit halves (RFC 1071 §2(B)), with half the additions.
+    #[inline]
+    pub fn replace32(&mut self, old: u32, new: u32) {
+        self.acc += u64::from(!old) + u64::from(new);
     }
 
     /// Records that the bytes `old` became `new` (same even length; extra bytes are ignored).
     #[inline]
     pub fn replace_bytes(&mut self, old: &[u8], new: &[u8]) {
-        for (o, n) in old.chunks_exact(2).zip(new.chunks_exact(2)) {
+        let mut o4 = old.chunks_exact(4);
+        let mut n4 = new.chunks_exact(4);
+        for (o, n) in (&mut o4).zip(&mut n4) {
+            self.replace32(
+                u32::from_be_bytes([o[0], o[1], o[2], o[3]]),
+                u32::from_be_bytes([n[0], n[1], n[2], n[3]]),
+            );
+        }
+        for (o, n) in o4
+            .remainder()
+            .chunks_exact(2)
+            .zip(n4.remainder().chunks_exact(2))
+        {
             self.replace(
                 u16::from_be_bytes([o[0], o[1]]),
                 u16::from_be_bytes([n[0], n[1]]),
@@ -114,13 +137,13 @@ impl Delta {
     /// Adds another delta to this one.
     #[inline]
     pub fn merge(&mut self, other: Delta) {
-        self.acc = fold_u32(self.acc + other.acc);
+        self.acc += other.acc;
     }
 
     /// True when nothing was recorded or the recorded changes cancel out.
     #[inline]
     pub fn is_empty(&self) -> bool {
-        self.acc == 0 || fold(self.acc) == 0xffff
+        matches!(fold(fold64(self.acc)), 0 | 0xffff)
     }
 
     /// The checksum `checksum` updated by this delta (RFC 1624 eqn. 3).
@@ -132,7 +155,7 @@ impl Delta {
     /// tests it.
     #[inline]
     pub fn apply(&self, checksum: u16) -> u16 {
-        !fold(u32::from(!checksum) + self.acc)
+        !fold(fold64(u64::from(!checksum) + self.acc))
     }
 
     /// Like [`Delta::apply`], for a UDP checksum: `0` (no checksum, IPv4 only) stays `0`, and a
@@ -142,18 +165,13 @@ impl Delta {
         if checksum == 0 {
             return 0;
         }
-        let r = !fold(u32::from(!checksum) + self.acc);
+        let r = self.apply(checksum);
         if r == 0 {
             0xffff
         } else {
             r
         }
     }
-}
-
-#[inline]
-fn fold_u32(v: u32) -> u32 {
-    (v >> 16) + (v & 0xffff)
 }
 
 // ---------------------------------------------------------------------------------------------

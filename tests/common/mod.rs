@@ -157,7 +157,7 @@ impl Spec {
                 seg.extend((len as u16).to_be_bytes());
                 seg.extend([0, 0]);
                 seg.extend(&self.payload);
-                if !(self.udp_no_checksum && !self.v6()) {
+                if !self.udp_no_checksum || self.v6() {
                     let mut c = inet_checksum(&[&pseudo(&self.src, &self.dst, 17, len), &seg]);
                     if c == 0 {
                         c = 0xffff;
@@ -408,11 +408,10 @@ fn verify_at(pkt: &[u8], quoted: bool) -> Result<(), String> {
     if !ok {
         return Err(format!("checksum of protocol {proto}"));
     }
-    let is_error = match (v6, proto, l4.first()) {
-        (false, 1, Some(3 | 4 | 5 | 11 | 12)) => true,
-        (true, 58, Some(1..=4)) => true,
-        _ => false,
-    };
+    let is_error = matches!(
+        (v6, proto, l4.first()),
+        (false, 1, Some(3 | 4 | 5 | 11 | 12)) | (true, 58, Some(1..=4))
+    );
     if is_error && l4.len() > 8 {
         verify_at(&l4[8..], true).map_err(|e| format!("quoted packet: {e}"))?;
     }
