@@ -248,14 +248,13 @@ fn rewriting_any_capture_verifies_and_undoing_it_restores_every_byte() {
 /// Reassembles a fragmented datagram's transport segment from its IPv4 or IPv6 fragments.
 fn reassemble(first: &[u8], last: &[u8]) -> (IpAddr, IpAddr, Vec<u8>) {
     let v6 = first[0] >> 4 == 6;
-    let (hl, data_len) = |p: &[u8]| -> (usize, usize) {
-        if v6 {
-            (48, 40 + usize::from(u16::from_be_bytes([p[4], p[5]])) - 48)
-        } else {
-            let ihl = usize::from(p[0] & 15) * 4;
-            (ihl, usize::from(u16::from_be_bytes([p[2], p[3]])) - ihl)
-        }
-    }(first);
+    let p = first;
+    let (hl, data_len) = if v6 {
+        (48, 40 + usize::from(u16::from_be_bytes([p[4], p[5]])) - 48)
+    } else {
+        let ihl = usize::from(p[0] & 15) * 4;
+        (ihl, usize::from(u16::from_be_bytes([p[2], p[3]])) - ihl)
+    };
     let last_hl = if v6 {
         48
     } else {
