@@ -5,7 +5,10 @@
 //! rewritten header. svcplane owns no threads, no clock, no sockets and no global state.
 //!
 //! The core is `#![no_std]` + `alloc`; the `std` feature (on by default) adds conveniences such
-//! as `std::error::Error` implementations.
+//! as `std::error::Error` implementations. Built without `std` for a target without an operating
+//! system, the static library carries a minimal runtime (allocations through the C library's
+//! `malloc`, `abort()` on panic) so C firmware can link it as it is; the `no-runtime` feature
+//! leaves both to a Rust firmware that has its own.
 //!
 //! Modules:
 //! - [`wire`]: zero-copy views of IPv4, IPv6 (with extension headers), TCP, UDP, SCTP,
@@ -25,6 +28,8 @@
 #[allow(unused_extern_crates)]
 extern crate alloc;
 
+#[cfg(all(target_os = "none", not(feature = "std"), not(feature = "no-runtime"), not(test)))]
+mod bare_metal;
 pub mod hash;
 pub mod maglev;
 pub mod model;
