@@ -28,7 +28,12 @@
 #[allow(unused_extern_crates)]
 extern crate alloc;
 
-#[cfg(all(target_os = "none", not(feature = "std"), not(feature = "no-runtime"), not(test)))]
+#[cfg(all(
+    target_os = "none",
+    not(feature = "std"),
+    not(feature = "no-runtime"),
+    not(test)
+))]
 mod bare_metal;
 pub mod hash;
 pub mod maglev;
