@@ -21,6 +21,7 @@
 //!   traffic policies, topology hints).
 //! - [`hash`]: the fixed, documented hashes (XXH64) every node and core agrees on.
 //! - [`maglev`]: weighted Maglev consistent hashing with a reproducible table.
+//! - [`conntrack`]: the fixed-capacity flow table (both directions find one entry).
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
@@ -35,6 +36,7 @@ extern crate alloc;
     not(test)
 ))]
 mod bare_metal;
+pub mod conntrack;
 pub mod hash;
 pub mod maglev;
 pub mod model;

@@ -1,0 +1,942 @@
+//! Connection tracking: a fixed-capacity flow table in which the original and the reply
+//! direction of a flow find the same entry.
+//!
+//! The table is allocated once, at [`Conntrack::new`], and never grows: lookups, inserts,
+//! updates and removals allocate nothing, take no locks and cost O(1). When it is full, an
+//! insert evicts — an expired flow if the clock hand finds one within [`EVICTION_WINDOW`]
+//! entries, else the least recently seen of those — and counts it ([`Stats::evicted`]); it
+//! never fails silently and never grows. Time is passed in by the caller (whole seconds of any
+//! monotonic clock).
+//!
+//! # Layout
+//!
+//! Flows live in an array of [`Flow`]s of at most 64 bytes each. An open-addressing index
+//! (linear probing, backward-shift deletion, no tombstones; at most half full) maps both keys of
+//! every flow to it: the original key (client → frontend, as the client sent it) and the reply
+//! key (backend → client, or → the masquerade address and port when the flow was SNATed). The
+//! index costs 8 bytes a slot, 4 slots a flow: 32 bytes a flow on top of the entry.
+//!
+//! The index hashes keys with [`crate::hash::flow_hash`] under a seed the caller supplies: it
+//! should be random per process, so that nobody outside can aim packets at one chain
+//! (DESIGN.md, invariant 6). [`Conntrack::hash`] exposes the hash so a caller that has it already
+//! (say, to pick a worker) can pass it to the `_hashed` lookups.
+//!
+//! # Timeouts
+//!
+//! Defaults ([`Timeouts::default`]) are the kernel's, with kube-proxy's settings where kube-proxy
+//! changes them (SEMANTICS.md §7): TCP established 86,400 s and close-wait 3,600 s (kube-proxy),
+//! SYN sent 120 s, both FINs seen (time-wait) 120 s, after a RST 10 s; UDP 30 s until a reply is
+//! seen, then 120 s; SCTP 30 s unreplied, 210 s established; ICMP echo 30 s.
+
+use alloc::vec::Vec;
+use core::fmt;
+use core::net::IpAddr;
+
+use crate::hash::flow_hash;
+use crate::maglev::ip_key;
+use crate::nat::Tuple;
+use crate::wire::ip_protocol;
+
+/// How many entries an insert into a full table examines for a victim.
+pub const EVICTION_WINDOW: usize = 16;
+
+/// The most flows a table can hold.
+pub const MAX_CAPACITY: usize = 1 << 28;
+
+/// Most SNAT (masquerade) addresses a table can refer to.
+pub const MAX_SNAT_ADDRS: usize = 8;
+
+/// A flow's key in one direction: protocol, addresses (IPv4 as IPv4-mapped IPv6) and ports
+/// (ICMP echo: the identifier as the client's port, 0 as the other).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FlowKey {
+    /// Source address, 16 bytes (see [`crate::maglev::ip_key`]).
+    pub src: [u8; 16],
+    /// Destination address, 16 bytes.
+    pub dst: [u8; 16],
+    /// Source port.
+    pub src_port: u16,
+    /// Destination port.
+    pub dst_port: u16,
+    /// IP protocol number.
+    pub protocol: u8,
+}
+
+impl FlowKey {
+    /// The key of a packet with tuple `t`.
+    pub fn from_tuple(t: &Tuple) -> Self {
+        FlowKey {
+            src: ip_key(t.src),
+            dst: ip_key(t.dst),
+            src_port: t.src_port,
+            dst_port: t.dst_port,
+            protocol: t.protocol,
+        }
+    }
+
+    /// A key from addresses and ports.
+    pub fn new(protocol: u8, src: IpAddr, src_port: u16, dst: IpAddr, dst_port: u16) -> Self {
+        FlowKey {
+            src: ip_key(src),
+            dst: ip_key(dst),
+            src_port,
+            dst_port,
+            protocol,
+        }
+    }
+}
+
+/// Which way a packet goes relative to the flow's first packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// Client to service (the key the flow was created with).
+    Original,
+    /// Backend to client.
+    Reply,
+}
+
+/// The protocol state of a flow, which picks its timeout.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum State {
+    /// TCP: SYN seen, no reply yet. UDP, SCTP, ICMP: no reply yet.
+    #[default]
+    New = 0,
+    /// TCP: the backend answered (SYN-ACK or any reply). Others: a reply was seen.
+    Established = 1,
+    /// TCP: a FIN from the client only (half-closed; kube-proxy's close-wait timeout).
+    FinFromClient = 2,
+    /// TCP: a FIN from the backend only (half-closed; kube-proxy's close-wait timeout).
+    FinFromBackend = 3,
+    /// TCP: FINs in both directions.
+    FinBoth = 4,
+    /// TCP: a RST.
+    Closed = 5,
+}
+
+/// Timeouts in seconds, per protocol and state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Timeouts {
+    /// TCP, SYN sent and not answered.
+    pub tcp_syn: u32,
+    /// TCP established.
+    pub tcp_established: u32,
+    /// TCP after a FIN in one direction.
+    pub tcp_close_wait: u32,
+    /// TCP after FINs in both directions.
+    pub tcp_time_wait: u32,
+    /// TCP after a RST.
+    pub tcp_closed: u32,
+    /// UDP before a reply.
+    pub udp_unreplied: u32,
+    /// UDP once replied.
+    pub udp_stream: u32,
+    /// SCTP before a reply.
+    pub sctp_unreplied: u32,
+    /// SCTP once replied.
+    pub sctp_established: u32,
+    /// ICMP echo (and anything else).
+    pub other: u32,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            tcp_syn: 120,
+            tcp_established: 86_400,
+            tcp_close_wait: 3_600,
+            tcp_time_wait: 120,
+            tcp_closed: 10,
+            udp_unreplied: 30,
+            udp_stream: 120,
+            sctp_unreplied: 30,
+            sctp_established: 210,
+            other: 30,
+        }
+    }
+}
+
+impl Timeouts {
+    /// The timeout of a flow of `protocol` in `state`.
+    pub fn of(&self, protocol: u8, state: State) -> u32 {
+        match (protocol, state) {
+            (ip_protocol::TCP, State::New) => self.tcp_syn,
+            (ip_protocol::TCP, State::Established) => self.tcp_established,
+            (ip_protocol::TCP, State::FinFromClient | State::FinFromBackend) => self.tcp_close_wait,
+            (ip_protocol::TCP, State::FinBoth) => self.tcp_time_wait,
+            (ip_protocol::TCP, State::Closed) => self.tcp_closed,
+            (ip_protocol::UDP, State::New) => self.udp_unreplied,
+            (ip_protocol::UDP, _) => self.udp_stream,
+            (ip_protocol::SCTP, State::New) => self.sctp_unreplied,
+            (ip_protocol::SCTP, _) => self.sctp_established,
+            _ => self.other,
+        }
+    }
+}
+
+/// A tracked flow: 64 bytes at most (checked at compile time).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Flow {
+    /// The original key: client → frontend, as the client sent it.
+    pub key: FlowKey,
+    /// The backend address (16 bytes, IPv4-mapped for IPv4).
+    pub backend: [u8; 16],
+    /// The backend port.
+    pub backend_port: u16,
+    /// The masquerade source port; meaningful when `snat` is not 0.
+    pub snat_port: u16,
+    /// 0: no source NAT; `i` ≥ 1: masqueraded to the table's SNAT address `i - 1`
+    /// ([`Conntrack::set_snat_addrs`]).
+    pub snat: u8,
+    /// The protocol state.
+    pub state: State,
+    /// When a packet of the flow was last seen (caller's seconds).
+    pub last_seen: u32,
+}
+
+const _: () = assert!(core::mem::size_of::<Flow>() <= 64);
+
+impl Flow {
+    /// A new flow from `key` to `backend:backend_port`, seen at `now`.
+    pub fn new(key: FlowKey, backend: IpAddr, backend_port: u16, now: u32) -> Self {
+        Flow {
+            key,
+            backend: ip_key(backend),
+            backend_port,
+            snat_port: 0,
+            snat: 0,
+            state: State::New,
+            last_seen: now,
+        }
+    }
+
+    /// This flow, masqueraded to SNAT address `index` of the table and `port`.
+    pub fn with_snat(mut self, index: u8, port: u16) -> Self {
+        self.snat = index.saturating_add(1);
+        self.snat_port = port;
+        self
+    }
+}
+
+/// Counters of a table.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Stats {
+    /// Flows inserted.
+    pub created: u64,
+    /// Flows removed to make room in a full table.
+    pub evicted: u64,
+    /// Flows removed because they timed out (found by a lookup or a sweep).
+    pub expired: u64,
+    /// Flows removed by [`Conntrack::remove`].
+    pub removed: u64,
+}
+
+/// Why a table could not be created or a flow not inserted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Error {
+    /// Capacity 0 or above [`MAX_CAPACITY`].
+    Capacity,
+    /// More than [`MAX_SNAT_ADDRS`] SNAT addresses.
+    TooManySnatAddrs,
+    /// The flow refers to an SNAT address the table does not have.
+    UnknownSnatAddr,
+    /// The flow's original or reply key is already tracked.
+    Exists,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Error::Capacity => "conntrack capacity must be between 1 and 2^28 flows",
+            Error::TooManySnatAddrs => "at most 8 SNAT addresses",
+            Error::UnknownSnatAddr => "flow refers to an SNAT address the table does not have",
+            Error::Exists => "a flow with this original or reply key is already tracked",
+        })
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for Error {}
+
+/// A handle to a tracked flow, valid until the flow is removed, expires or is evicted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FlowId(u32);
+
+/// One index slot: the key's hash (low 32 bits) and `entry * 2 + direction + 1` (0 = empty).
+#[derive(Clone, Copy, Debug, Default)]
+struct Slot {
+    hash: u32,
+    tag: u32,
+}
+
+/// The flow table. See the module docs.
+pub struct Conntrack {
+    flows: Vec<Flow>,
+    live: Vec<bool>,
+    free: Vec<u32>,
+    index: Vec<Slot>,
+    mask: usize,
+    seed: u64,
+    len: usize,
+    hand: usize,
+    snat_addrs: [[u8; 16]; MAX_SNAT_ADDRS],
+    snat_count: usize,
+    timeouts: Timeouts,
+    stats: Stats,
+}
+
+impl fmt::Debug for Conntrack {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Conntrack")
+            .field("capacity", &self.flows.len())
+            .field("len", &self.len)
+            .field("stats", &self.stats)
+            .finish()
+    }
+}
+
+impl Conntrack {
+    /// A table for `capacity` flows, hashing under `seed` (random per process), with
+    /// `timeouts`. Allocates everything it will ever use: 64 bytes a flow for entries and 32
+    /// for the index, rounded up to a power of two.
+    pub fn new(capacity: usize, seed: u64, timeouts: Timeouts) -> Result<Self, Error> {
+        if capacity == 0 || capacity > MAX_CAPACITY {
+            return Err(Error::Capacity);
+        }
+        let slots = (capacity * 4).next_power_of_two();
+        let mut free = Vec::with_capacity(capacity);
+        // Popped from the end: entry 0 first.
+        free.extend((0..capacity as u32).rev());
+        Ok(Conntrack {
+            flows: alloc::vec![Flow::default(); capacity],
+            live: alloc::vec![false; capacity],
+            free,
+            index: alloc::vec![Slot::default(); slots],
+            mask: slots - 1,
+            seed,
+            len: 0,
+            hand: 0,
+            snat_addrs: [[0; 16]; MAX_SNAT_ADDRS],
+            snat_count: 0,
+            timeouts,
+            stats: Stats::default(),
+        })
+    }
+
+    /// Sets the masquerade addresses flows refer to by index (the node's addresses, typically
+    /// one per family). Call it before inserting SNATed flows; it does not re-key tracked ones.
+    pub fn set_snat_addrs(&mut self, addrs: &[IpAddr]) -> Result<(), Error> {
+        if addrs.len() > MAX_SNAT_ADDRS {
+            return Err(Error::TooManySnatAddrs);
+        }
+        for (slot, a) in self.snat_addrs.iter_mut().zip(addrs) {
+            *slot = ip_key(*a);
+        }
+        self.snat_count = addrs.len();
+        Ok(())
+    }
+
+    /// The number of flows tracked.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when no flow is tracked.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The number of flows the table holds at most.
+    pub fn capacity(&self) -> usize {
+        self.flows.len()
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    /// The timeouts.
+    pub fn timeouts(&self) -> &Timeouts {
+        &self.timeouts
+    }
+
+    /// The index hash of `key`.
+    #[inline]
+    pub fn hash(&self, key: &FlowKey) -> u64 {
+        flow_hash(
+            self.seed,
+            &key.src,
+            &key.dst,
+            key.src_port,
+            key.dst_port,
+            key.protocol,
+        )
+    }
+
+    /// The key replies of `flow` carry: from the backend to the client, or to the masquerade
+    /// address and port. `None` when the flow names an SNAT address the table does not have.
+    pub fn reply_key(&self, flow: &Flow) -> Option<FlowKey> {
+        let (dst, dst_port) = match flow.snat {
+            0 => (flow.key.src, flow.key.src_port),
+            i => (
+                *self.snat_addrs[..self.snat_count].get(usize::from(i) - 1)?,
+                flow.snat_port,
+            ),
+        };
+        Some(FlowKey {
+            src: flow.backend,
+            dst,
+            src_port: flow.backend_port,
+            dst_port,
+            protocol: flow.key.protocol,
+        })
+    }
+
+    /// The flow `id` names, if it is still tracked.
+    pub fn get(&self, id: FlowId) -> Option<&Flow> {
+        let i = id.0 as usize;
+        if *self.live.get(i)? {
+            self.flows.get(i)
+        } else {
+            None
+        }
+    }
+
+    /// Looks up a packet's key: its flow and direction, or `None`. A flow found expired at
+    /// `now` is removed (and counted) and reported as `None`.
+    #[inline]
+    pub fn lookup(&mut self, key: &FlowKey, now: u32) -> Option<(FlowId, Direction)> {
+        let h = self.hash(key);
+        self.lookup_hashed(key, h, now)
+    }
+
+    /// [`Conntrack::lookup`] with the key's hash ([`Conntrack::hash`]) already computed.
+    pub fn lookup_hashed(
+        &mut self,
+        key: &FlowKey,
+        hash: u64,
+        now: u32,
+    ) -> Option<(FlowId, Direction)> {
+        let (entry, dir) = self.find(key, hash as u32)?;
+        let flow = &self.flows[entry];
+        if self.expired(flow, now) {
+            self.unlink(entry);
+            self.stats.expired += 1;
+            return None;
+        }
+        Some((FlowId(entry as u32), dir))
+    }
+
+    /// Records a packet of flow `id` going `dir` at `now`, with its TCP flags (0 for other
+    /// protocols): refreshes the flow and advances its state. Returns the new state, or `None`
+    /// when `id` is no longer tracked.
+    pub fn touch(&mut self, id: FlowId, dir: Direction, tcp_flags: u8, now: u32) -> Option<State> {
+        const FIN: u8 = 0x01;
+        const SYN: u8 = 0x02;
+        const RST: u8 = 0x04;
+        let i = id.0 as usize;
+        if !*self.live.get(i)? {
+            return None;
+        }
+        let flow = self.flows.get_mut(i)?;
+        flow.last_seen = flow.last_seen.max(now);
+        let reply = dir == Direction::Reply;
+        let state = if flow.key.protocol == ip_protocol::TCP {
+            match flow.state {
+                _ if tcp_flags & RST != 0 => State::Closed,
+                // A new SYN from the client after a close reopens the flow (port reuse).
+                State::Closed | State::FinBoth if !reply && tcp_flags & SYN != 0 => State::New,
+                State::New if reply => State::Established,
+                State::New | State::Established if tcp_flags & FIN != 0 => {
+                    if reply {
+                        State::FinFromBackend
+                    } else {
+                        State::FinFromClient
+                    }
+                }
+                State::FinFromClient if reply && tcp_flags & FIN != 0 => State::FinBoth,
+                State::FinFromBackend if !reply && tcp_flags & FIN != 0 => State::FinBoth,
+                s => s,
+            }
+        } else if reply {
+            State::Established
+        } else {
+            flow.state
+        };
+        flow.state = state;
+        Some(state)
+    }
+
+    /// Inserts `flow` (its `last_seen` is its creation time). When the table is full, evicts a
+    /// flow first: an expired one if the clock hand finds one within [`EVICTION_WINDOW`]
+    /// entries, else the least recently seen of those.
+    pub fn insert(&mut self, flow: Flow) -> Result<FlowId, Error> {
+        let reply = self.reply_key(&flow).ok_or(Error::UnknownSnatAddr)?;
+        let (h_orig, h_reply) = (self.hash(&flow.key) as u32, self.hash(&reply) as u32);
+        if self.find(&flow.key, h_orig).is_some() || self.find(&reply, h_reply).is_some() {
+            return Err(Error::Exists);
+        }
+        if self.free.is_empty() {
+            self.evict(flow.last_seen);
+        }
+        let Some(entry) = self.free.pop() else {
+            // Unreachable: evict() frees one entry of a full table. Reported, not panicked.
+            return Err(Error::Capacity);
+        };
+        let e = entry as usize;
+        self.flows[e] = flow;
+        self.live[e] = true;
+        self.link(h_orig, entry * 2 + 1);
+        self.link(h_reply, entry * 2 + 2);
+        self.len += 1;
+        self.stats.created += 1;
+        Ok(FlowId(entry))
+    }
+
+    /// Removes flow `id`; returns it, or `None` when it was not tracked.
+    pub fn remove(&mut self, id: FlowId) -> Option<Flow> {
+        let i = id.0 as usize;
+        if !*self.live.get(i)? {
+            return None;
+        }
+        let flow = self.flows[i];
+        self.unlink(i);
+        self.stats.removed += 1;
+        Some(flow)
+    }
+
+    /// Removes up to `max` flows that have expired at `now`, examining at most `4 * max`
+    /// entries from where the last sweep stopped. Returns how many were removed. Call it
+    /// regularly (say every second with `max` = capacity / 100) to keep the table clean.
+    pub fn expire(&mut self, now: u32, max: usize) -> usize {
+        let cap = self.flows.len();
+        let mut removed = 0;
+        for _ in 0..max.saturating_mul(4).min(cap) {
+            let i = self.hand;
+            self.hand = if i + 1 == cap { 0 } else { i + 1 };
+            if self.live[i] && self.expired(&self.flows[i], now) {
+                self.unlink(i);
+                self.stats.expired += 1;
+                removed += 1;
+                if removed == max {
+                    break;
+                }
+            }
+        }
+        removed
+    }
+
+    /// Removes every flow `keep` returns false for (e.g. UDP flows whose backend left the
+    /// Service, SEMANTICS.md §7); returns how many. O(capacity): a control-path operation.
+    pub fn retain(&mut self, mut keep: impl FnMut(&Flow) -> bool) -> usize {
+        let mut removed = 0;
+        for i in 0..self.flows.len() {
+            if self.live[i] && !keep(&self.flows[i]) {
+                self.unlink(i);
+                self.stats.removed += 1;
+                removed += 1;
+            }
+        }
+        removed
+    }
+
+    /// Iterates over the tracked flows (for debugging and tests).
+    pub fn iter(&self) -> impl Iterator<Item = (FlowId, &Flow)> + '_ {
+        self.flows
+            .iter()
+            .zip(&self.live)
+            .enumerate()
+            .filter(|(_, (_, live))| **live)
+            .map(|(i, (f, _))| (FlowId(i as u32), f))
+    }
+
+    fn expired(&self, flow: &Flow, now: u32) -> bool {
+        let timeout = self.timeouts.of(flow.key.protocol, flow.state);
+        now.saturating_sub(flow.last_seen) >= timeout
+    }
+
+    fn evict(&mut self, now: u32) {
+        let cap = self.flows.len();
+        let mut victim: Option<usize> = None;
+        for _ in 0..EVICTION_WINDOW.min(cap) {
+            let i = self.hand;
+            self.hand = if i + 1 == cap { 0 } else { i + 1 };
+            if !self.live[i] {
+                continue;
+            }
+            if self.expired(&self.flows[i], now) {
+                self.unlink(i);
+                self.stats.expired += 1;
+                return;
+            }
+            if victim.map_or(true, |v| self.flows[i].last_seen < self.flows[v].last_seen) {
+                victim = Some(i);
+            }
+        }
+        if let Some(v) = victim {
+            self.unlink(v);
+            self.stats.evicted += 1;
+        }
+    }
+
+    /// The entry and direction `key` (with index hash `h`) is linked under.
+    #[inline]
+    fn find(&self, key: &FlowKey, h: u32) -> Option<(usize, Direction)> {
+        let mut pos = h as usize & self.mask;
+        // Bounded by the index size, so even a corrupted index cannot hang the packet path.
+        for _ in 0..=self.mask {
+            let slot = self.index[pos];
+            if slot.tag == 0 {
+                return None;
+            }
+            if slot.hash == h {
+                let t = slot.tag as usize - 1;
+                let (entry, reply) = (t / 2, t % 2 == 1);
+                if let Some(k) = self.key_of(entry, reply) {
+                    if k == *key {
+                        let dir = if reply {
+                            Direction::Reply
+                        } else {
+                            Direction::Original
+                        };
+                        return Some((entry, dir));
+                    }
+                }
+            }
+            pos = (pos + 1) & self.mask;
+        }
+        None
+    }
+
+    fn key_of(&self, entry: usize, reply: bool) -> Option<FlowKey> {
+        let flow = self.flows.get(entry)?;
+        if reply {
+            self.reply_key(flow)
+        } else {
+            Some(flow.key)
+        }
+    }
+
+    fn link(&mut self, h: u32, tag: u32) {
+        let mut pos = h as usize & self.mask;
+        // The index is at most half full, so an empty slot exists within one lap.
+        for _ in 0..=self.mask {
+            if self.index[pos].tag == 0 {
+                self.index[pos] = Slot { hash: h, tag };
+                return;
+            }
+            pos = (pos + 1) & self.mask;
+        }
+    }
+
+    /// Removes entry `e` from the index (both keys) and frees it.
+    fn unlink(&mut self, e: usize) {
+        for reply in [false, true] {
+            let tag = (e * 2 + 1 + usize::from(reply)) as u32;
+            let Some(key) = self.key_of(e, reply) else {
+                continue;
+            };
+            let h = self.hash(&key) as u32;
+            let mut pos = h as usize & self.mask;
+            for _ in 0..=self.mask {
+                let t = self.index[pos].tag;
+                if t == tag {
+                    self.delete_slot(pos);
+                    break;
+                }
+                if t == 0 {
+                    break;
+                }
+                pos = (pos + 1) & self.mask;
+            }
+        }
+        self.live[e] = false;
+        self.free.push(e as u32);
+        self.len -= 1;
+    }
+
+    /// Backward-shift deletion for linear probing: no tombstones.
+    fn delete_slot(&mut self, mut hole: usize) {
+        let mask = self.mask;
+        let mut pos = (hole + 1) & mask;
+        for _ in 0..mask {
+            if self.index[pos].tag == 0 {
+                break;
+            }
+            let home = self.index[pos].hash as usize & mask;
+            // Move the slot back into the hole unless its home lies cyclically in (hole, pos].
+            let dist_pos = pos.wrapping_sub(home) & mask;
+            let dist_hole = hole.wrapping_sub(home) & mask;
+            if dist_hole < dist_pos {
+                self.index[hole] = self.index[pos];
+                hole = pos;
+            }
+            pos = (pos + 1) & mask;
+        }
+        self.index[hole] = Slot::default();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::collections::BTreeMap;
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+    fn v4(d: u8) -> IpAddr {
+        IpAddr::V4(Ipv4Addr::new(10, 0, 0, d))
+    }
+
+    fn key(i: u32) -> FlowKey {
+        FlowKey::new(
+            if i % 3 == 0 { 17 } else { 6 },
+            IpAddr::V4(Ipv4Addr::from(0x0a01_0000 + i)),
+            1024 + (i % 50_000) as u16,
+            IpAddr::V4(Ipv4Addr::new(10, 96, 0, 10)),
+            80,
+        )
+    }
+
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+    }
+
+    #[test]
+    fn an_entry_is_at_most_64_bytes() {
+        assert!(core::mem::size_of::<Flow>() <= 64);
+    }
+
+    #[test]
+    fn both_directions_find_the_same_flow_with_and_without_snat() {
+        let mut ct = Conntrack::new(16, 7, Timeouts::default()).unwrap();
+        let node = IpAddr::V6(Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 1));
+        ct.set_snat_addrs(&[v4(1), node]).unwrap();
+        let k = FlowKey::new(6, v4(2), 40000, v4(100), 80);
+        let id = ct.insert(Flow::new(k, v4(20), 8080, 5)).unwrap();
+        assert_eq!(ct.lookup(&k, 6), Some((id, Direction::Original)));
+        let reply = FlowKey::new(6, v4(20), 8080, v4(2), 40000);
+        assert_eq!(ct.lookup(&reply, 6), Some((id, Direction::Reply)));
+        // Masqueraded: replies come back to the node address and the SNAT port.
+        let k2 = FlowKey::new(6, v4(3), 40000, v4(100), 80);
+        let id2 = ct
+            .insert(Flow::new(k2, v4(20), 8080, 5).with_snat(0, 61000))
+            .unwrap();
+        let reply2 = FlowKey::new(6, v4(20), 8080, v4(1), 61000);
+        assert_eq!(ct.lookup(&reply2, 6), Some((id2, Direction::Reply)));
+        assert_eq!(ct.reply_key(ct.get(id2).unwrap()), Some(reply2));
+        // Not the unmasqueraded reply.
+        assert_eq!(
+            ct.lookup(&FlowKey::new(6, v4(20), 8080, v4(3), 40000), 6),
+            None
+        );
+        // SNAT index out of range, duplicates.
+        let k3 = FlowKey::new(6, v4(4), 1, v4(100), 80);
+        assert_eq!(
+            ct.insert(Flow::new(k3, v4(20), 8080, 5).with_snat(2, 1)),
+            Err(Error::UnknownSnatAddr)
+        );
+        assert_eq!(ct.insert(Flow::new(k, v4(21), 8080, 5)), Err(Error::Exists));
+        assert_eq!(ct.len(), 2);
+        assert_eq!(ct.remove(id).map(|f| f.key), Some(k));
+        assert_eq!(ct.lookup(&k, 6), None);
+        assert_eq!(ct.lookup(&reply, 6), None);
+        assert_eq!(ct.lookup(&reply2, 6), Some((id2, Direction::Reply)));
+    }
+
+    /// Random inserts, lookups, touches, removals and sweeps with the clock moving, against a
+    /// BTreeMap model; a small table so that probe chains collide and deletions shift.
+    #[test]
+    fn agrees_with_a_reference_model() {
+        let mut rng = Rng(11);
+        let t = Timeouts::default();
+        for round in 0..20 {
+            let cap = 32;
+            let mut ct = Conntrack::new(cap, rng.next(), t).unwrap();
+            // original key -> (flow, reply key)
+            let mut model: BTreeMap<FlowKey, Flow> = BTreeMap::new();
+            let mut now = 1000u32;
+            for step in 0..5_000 {
+                let i = rng.below(64) as u32;
+                let k = key(i);
+                let expired = |f: &Flow, now: u32| {
+                    now.saturating_sub(f.last_seen) >= t.of(f.key.protocol, f.state)
+                };
+                match rng.below(10) {
+                    0..=2 if model.len() < cap => {
+                        if model.get(&k).is_some_and(|f| expired(f, now)) {
+                            // As the worker does: the lookup finds it expired and removes it.
+                            assert_eq!(ct.lookup(&k, now), None, "round {round} step {step}");
+                            model.remove(&k);
+                        }
+                        let f = Flow::new(k, v4((i % 7) as u8 + 20), 8080, now);
+                        let r = ct.insert(f);
+                        if let alloc::collections::btree_map::Entry::Vacant(e) = model.entry(k) {
+                            assert!(r.is_ok(), "round {round} step {step}");
+                            e.insert(f);
+                        } else {
+                            assert_eq!(r, Err(Error::Exists), "round {round} step {step}");
+                        }
+                    }
+                    3..=5 => {
+                        let got = ct.lookup(&k, now).map(|(id, _)| *ct.get(id).unwrap());
+                        let want = model.get(&k).copied().filter(|f| !expired(f, now));
+                        assert_eq!(got, want, "round {round} step {step}");
+                        if want.is_none() {
+                            model.remove(&k);
+                        }
+                    }
+                    6 => {
+                        if let Some((id, dir)) = ct.lookup(&k, now) {
+                            let s = ct.touch(id, dir, 0x10, now).unwrap();
+                            let f = model.get_mut(&k).unwrap();
+                            f.last_seen = now;
+                            f.state = s;
+                        } else {
+                            model.remove(&k);
+                        }
+                    }
+                    7 => {
+                        if let Some((id, _)) = ct.lookup(&k, now) {
+                            assert!(ct.remove(id).is_some());
+                        }
+                        model.remove(&k);
+                    }
+                    8 => now += rng.below(40) as u32,
+                    _ => {
+                        ct.expire(now, cap);
+                        model.retain(|_, f| !expired(f, now));
+                        assert_eq!(ct.len(), model.len(), "round {round} step {step}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_full_table_evicts_the_least_recently_seen_and_counts_it() {
+        let mut ct = Conntrack::new(64, 3, Timeouts::default()).unwrap();
+        for i in 0..1_000u32 {
+            let k = key(i);
+            // TCP flows seen at increasing times never expire within this test.
+            ct.insert(Flow::new(k, v4(20), 8080, 100 + i)).unwrap();
+            assert!(ct.len() <= 64);
+            // The flow just inserted is there.
+            assert!(ct.lookup(&k, 100 + i).is_some());
+        }
+        let s = ct.stats();
+        assert_eq!(ct.len(), 64);
+        assert_eq!(s.created, 1_000);
+        assert_eq!(s.evicted + s.expired, 1_000 - 64);
+        // Every victim was the oldest of its window: the survivors are recent flows.
+        let oldest_kept = ct.iter().map(|(_, f)| f.last_seen).min().unwrap();
+        assert!(oldest_kept >= 100 + 1_000 - 64 - EVICTION_WINDOW as u32 * 4);
+    }
+
+    #[test]
+    fn a_full_table_prefers_expired_flows() {
+        let mut ct = Conntrack::new(8, 3, Timeouts::default()).unwrap();
+        for i in 0..8u32 {
+            // UDP (i % 3 == 0) and TCP; UDP expires after 30 s unreplied.
+            ct.insert(Flow::new(key(i), v4(20), 53, 0)).unwrap();
+        }
+        let udp = (0..8u32).filter(|i| i % 3 == 0).count() as u64;
+        for j in 0..udp as u32 {
+            ct.insert(Flow::new(key(100 + j * 3 + 1), v4(20), 53, 31))
+                .unwrap();
+        }
+        assert_eq!(ct.stats().expired, udp);
+        assert_eq!(ct.stats().evicted, 0);
+        // All TCP flows survived.
+        for i in (0..8u32).filter(|i| i % 3 != 0) {
+            assert!(ct.lookup(&key(i), 31).is_some());
+        }
+    }
+
+    #[test]
+    fn tcp_states_pick_kube_proxys_timeouts() {
+        let t = Timeouts::default();
+        let mut ct = Conntrack::new(4, 1, t).unwrap();
+        let k = FlowKey::new(6, v4(2), 40000, v4(100), 80);
+        let id = ct.insert(Flow::new(k, v4(20), 8080, 0)).unwrap();
+        let (o, r) = (Direction::Original, Direction::Reply);
+        assert_eq!(ct.get(id).unwrap().state, State::New);
+        assert!(ct.lookup(&k, 119).is_some());
+        assert_eq!(ct.touch(id, r, 0x12, 119), Some(State::Established));
+        assert!(ct.lookup(&k, 119 + 86_399).is_some());
+        assert_eq!(ct.touch(id, o, 0x11, 200_000), Some(State::FinFromClient));
+        // A FIN from the same side again does not close it.
+        assert_eq!(ct.touch(id, o, 0x11, 200_000), Some(State::FinFromClient));
+        assert!(ct.lookup(&k, 200_000 + 3_599).is_some());
+        assert_eq!(ct.touch(id, r, 0x11, 203_000), Some(State::FinBoth));
+        assert!(ct.lookup(&k, 203_119).is_some());
+        assert!(ct.lookup(&k, 203_120).is_none(), "time-wait is 120 s");
+        assert_eq!(ct.stats().expired, 1);
+
+        let id = ct.insert(Flow::new(k, v4(20), 8080, 0)).unwrap();
+        assert!(
+            ct.lookup(&k, 120).is_none(),
+            "an unanswered SYN lasts 120 s"
+        );
+        let id2 = ct.insert(Flow::new(k, v4(20), 8080, 0)).unwrap();
+        assert_ne!(ct.get(id).map(|f| f.last_seen), Some(1));
+        assert_eq!(ct.touch(id2, r, 0x04, 5), Some(State::Closed));
+        assert!(ct.lookup(&k, 14).is_some());
+        assert!(ct.lookup(&k, 15).is_none(), "10 s after a RST");
+
+        // UDP: 30 s unreplied, 120 s once replied.
+        let u = FlowKey::new(17, v4(2), 5000, v4(100), 53);
+        let id = ct.insert(Flow::new(u, v4(20), 53, 0)).unwrap();
+        assert_eq!(ct.touch(id, r, 0, 29), Some(State::Established));
+        assert!(ct.lookup(&u, 29 + 119).is_some());
+        assert!(ct.lookup(&u, 29 + 120).is_none());
+    }
+
+    #[test]
+    fn sweeps_and_retain_remove_what_they_should() {
+        let mut ct = Conntrack::new(100, 9, Timeouts::default()).unwrap();
+        for i in 0..90u32 {
+            ct.insert(Flow::new(key(i), v4((i % 5) as u8 + 20), 53, 0))
+                .unwrap();
+        }
+        let udp = (0..90u32).filter(|i| i % 3 == 0).count();
+        // At 31 s the unreplied UDP flows are expired; a bounded sweep removes at most `max`.
+        assert_eq!(ct.expire(31, 5), 5);
+        let mut total = 5;
+        while total < udp {
+            let n = ct.expire(31, 7);
+            assert!(n > 0);
+            total += n;
+        }
+        assert_eq!(ct.len(), 90 - udp);
+        assert_eq!(ct.stats().expired as usize, udp);
+        // Flows to backend 10.0.0.20 leave (UDP cleanup, SEMANTICS §7, done with retain).
+        let gone = ip_key(v4(20));
+        let n = ct.retain(|f| f.backend != gone);
+        assert!(n > 0);
+        assert!(ct.iter().all(|(_, f)| f.backend != gone));
+        assert_eq!(ct.len(), 90 - udp - n);
+    }
+
+    #[test]
+    fn bad_configuration_is_an_error() {
+        assert_eq!(
+            Conntrack::new(0, 0, Timeouts::default()).err(),
+            Some(Error::Capacity)
+        );
+        let mut ct = Conntrack::new(1, 0, Timeouts::default()).unwrap();
+        assert_eq!(ct.set_snat_addrs(&[v4(1); 9]), Err(Error::TooManySnatAddrs));
+        assert_eq!(ct.remove(FlowId(5)), None);
+        assert_eq!(ct.touch(FlowId(0), Direction::Original, 0, 0), None);
+    }
+}
