@@ -157,7 +157,7 @@ impl Spec {
                 seg.extend((len as u16).to_be_bytes());
                 seg.extend([0, 0]);
                 seg.extend(&self.payload);
-                if !(self.udp_no_checksum && !self.v6()) {
+                if !self.udp_no_checksum || self.v6() {
                     let mut c = inet_checksum(&[&pseudo(&self.src, &self.dst, 17, len), &seg]);
                     if c == 0 {
                         c = 0xffff;
