@@ -2,7 +2,7 @@
 //!
 //! The map is a two-level table. The top level is a power-of-two array of chunks; a key goes to
 //! the chunk named by the top bits of its hash. Each chunk is a small open-addressing table
-//! (linear probing, at most half full) behind an `Arc`, so cloning the map copies only the
+//! (linear probing, at most two-thirds full) behind an `Arc`, so cloning the map copies only the
 //! top-level array of pointers, and an update copies only the chunks it touches. With about
 //! [`TARGET_PER_CHUNK`] entries per chunk, one change in a map of 100,000 entries copies one or
 //! two chunks of a few kilobytes, and a clone of the whole map costs one reference-count
@@ -190,18 +190,22 @@ impl<K: IndexKey, V: Clone> ChunkMap<K, V> {
     }
 }
 
-/// A chunk holding `entries` (distinct keys), at most half full; `None` when empty.
+/// A chunk holding `entries` (distinct keys), at most two-thirds full; `None` when empty.
 fn build_chunk<K: IndexKey, V>(entries: Vec<(K, V)>) -> Option<Chunk<K, V>> {
     if entries.is_empty() {
         return None;
     }
-    let cap = entries.len().saturating_mul(2).next_power_of_two().max(4);
+    // Load at most 2/3: short probes for hits and misses alike, in little memory.
+    let cap = (entries.len().saturating_mul(3) / 2)
+        .saturating_add(1)
+        .next_power_of_two()
+        .max(4);
     let mask = cap - 1;
     let mut slots: Vec<Slot<K, V>> = Vec::new();
     slots.resize_with(cap, || None);
     for (k, v) in entries {
         let mut i = k.index_hash() as usize & mask;
-        // At most half full, so an empty slot is always found within `cap` steps.
+        // Never full, so an empty slot is always found within `cap` steps.
         for _ in 0..cap {
             match slots.get_mut(i) {
                 Some(slot @ None) => {
