@@ -106,7 +106,13 @@ fn lookup(c: &mut Criterion) {
             .all(|(p, a, port)| snap.frontend(*p, *a, *port).is_some()));
         // The same lookups over a hot set of 64 frontends (repeated to the same count): the
         // table's own cost, with the working set in cache at either size.
-        let hot: Vec<_> = keys.iter().take(64).copied().cycle().take(LOOKUP_KEYS).collect();
+        let hot: Vec<_> = keys
+            .iter()
+            .take(64)
+            .copied()
+            .cycle()
+            .take(LOOKUP_KEYS)
+            .collect();
         g.bench_with_input(BenchmarkId::new("snapshot_hot64", n), &hot, |b, keys| {
             b.iter(|| {
                 let mut found = 0usize;

@@ -413,27 +413,28 @@ impl ServicePlan {
     }
 }
 
-/// A frontend hit: how the packet arrived and the plan of the Service port it reached.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Frontend {
-    pub(crate) kind: FrontendKind,
-    pub(crate) plan: Arc<PortPlan>,
+/// A frontend hit: how the packet arrived and the plan of the Service port it reached. A small
+/// copyable view into the snapshot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Frontend<'a> {
+    kind: FrontendKind,
+    plan: &'a Arc<PortPlan>,
 }
 
-impl Frontend {
+impl<'a> Frontend<'a> {
     /// How the packet arrived.
     pub fn kind(&self) -> FrontendKind {
         self.kind
     }
 
     /// The plan of the Service port it reached.
-    pub fn plan(&self) -> &PortPlan {
-        &self.plan
+    pub fn plan(&self) -> &'a PortPlan {
+        self.plan
     }
 
     /// The plan, shared.
-    pub fn plan_arc(&self) -> &Arc<PortPlan> {
-        &self.plan
+    pub fn plan_arc(&self) -> &'a Arc<PortPlan> {
+        self.plan
     }
 }
 
@@ -441,7 +442,7 @@ impl Frontend {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Lookup<'a> {
     /// A Service frontend.
-    Frontend(&'a Frontend),
+    Frontend(Frontend<'a>),
     /// A cluster IP, on a (protocol, port) its Service does not define: new connections are
     /// rejected (SEMANTICS.md §4).
     UndefinedPort(&'a ServicePlan),
@@ -454,13 +455,36 @@ pub enum Lookup<'a> {
 // ---------------------------------------------------------------------------------------------
 // Index keys.
 
-/// (protocol, family, address, port) of a cluster IP, externalIP or LB IP frontend.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// (protocol, family, address, port) of a cluster IP, externalIP or LB IP frontend, plus the
+/// frontend's kind, which is stored in the key's spare byte so that a table slot takes 32 bytes.
+/// The kind takes no part in equality or hashing.
+#[derive(Clone, Copy, Debug)]
 pub(crate) struct VipKey {
     addr: [u8; 16],
     port: u16,
     proto: u8,
-    v6: bool,
+    /// Bit 0: IPv6. Bits 1..: the [`FrontendKind`] (ignored by `==`).
+    flags: u8,
+}
+
+const V6_FLAG: u8 = 1;
+
+fn kind_code(kind: FrontendKind) -> u8 {
+    match kind {
+        FrontendKind::ClusterIp => 0,
+        FrontendKind::LoadBalancer => 1,
+        FrontendKind::ExternalIp => 2,
+        FrontendKind::NodePort => 3,
+    }
+}
+
+fn kind_of(code: u8) -> FrontendKind {
+    match code {
+        0 => FrontendKind::ClusterIp,
+        1 => FrontendKind::LoadBalancer,
+        2 => FrontendKind::ExternalIp,
+        _ => FrontendKind::NodePort,
+    }
 }
 
 impl VipKey {
@@ -470,15 +494,37 @@ impl VipKey {
             addr: ip_key(addr),
             port,
             proto: protocol.number(),
-            v6: addr.is_ipv6(),
+            flags: u8::from(addr.is_ipv6()),
         }
     }
+
+    fn with_kind(mut self, kind: FrontendKind) -> Self {
+        self.flags = (self.flags & V6_FLAG) | kind_code(kind) << 1;
+        self
+    }
+
+    fn kind(&self) -> FrontendKind {
+        kind_of(self.flags >> 1)
+    }
 }
+
+impl PartialEq for VipKey {
+    #[inline]
+    fn eq(&self, other: &Self) -> bool {
+        self.addr == other.addr
+            && self.port == other.port
+            && self.proto == other.proto
+            && (self.flags ^ other.flags) & V6_FLAG == 0
+    }
+}
+
+impl Eq for VipKey {}
 
 impl IndexKey for VipKey {
     #[inline]
     fn index_hash(&self) -> u64 {
-        let tweak = u64::from(self.port) | u64::from(self.proto) << 16 | u64::from(self.v6) << 24;
+        let v6 = self.flags & V6_FLAG;
+        let tweak = u64::from(self.port) | u64::from(self.proto) << 16 | u64::from(v6) << 24;
         xxh64_16(INDEX_SEED ^ tweak, &self.addr)
     }
 }
@@ -545,8 +591,8 @@ fn mix64(mut x: u64) -> u64 {
 /// snapshot.
 #[derive(Clone, Default)]
 pub(crate) struct Tables {
-    pub(crate) vips: ChunkMap<VipKey, Frontend>,
-    pub(crate) node_ports: ChunkMap<NodePortKey, Frontend>,
+    pub(crate) vips: ChunkMap<VipKey, Arc<PortPlan>>,
+    pub(crate) node_ports: ChunkMap<NodePortKey, Arc<PortPlan>>,
     pub(crate) cluster_ips: ChunkMap<AddrKey, Arc<ServicePlan>>,
     pub(crate) services: ChunkMap<ObjectRef, Arc<ServicePlan>>,
 }
@@ -584,12 +630,12 @@ impl Tables {
                 let Some(port_plan) = plan.ports.get(f.plan) else {
                     continue;
                 };
-                let value = Frontend {
-                    kind: f.kind,
-                    plan: port_plan.clone(),
-                };
+                let value = port_plan.clone();
                 match f.address {
-                    Some(addr) => vip_in.push((VipKey::new(f.protocol, addr, f.port), value)),
+                    Some(addr) => vip_in.push((
+                        VipKey::new(f.protocol, addr, f.port).with_kind(f.kind),
+                        value,
+                    )),
                     None => np_in.push((NodePortKey::new(f.protocol, f.family, f.port), value)),
                 }
             }
@@ -626,17 +672,32 @@ impl Snapshot {
     /// load-balancer IP. NodePorts are found by [`node_port`](Self::node_port) or
     /// [`lookup`](Self::lookup).
     #[inline]
-    pub fn frontend(&self, protocol: Protocol, address: IpAddr, port: u16) -> Option<&Frontend> {
-        self.tables.vips.get(&VipKey::new(protocol, address, port))
+    pub fn frontend(&self, protocol: Protocol, address: IpAddr, port: u16) -> Option<Frontend<'_>> {
+        self.tables
+            .vips
+            .get_key_value(&VipKey::new(protocol, address, port))
+            .map(|(key, plan)| Frontend {
+                kind: key.kind(),
+                plan,
+            })
     }
 
     /// The NodePort frontend for (`protocol`, `family`, `port`). It answers only on this node's
     /// NodePort addresses of that family ([`is_node_port_address`](Self::is_node_port_address)).
     #[inline]
-    pub fn node_port(&self, protocol: Protocol, family: IpFamily, port: u16) -> Option<&Frontend> {
+    pub fn node_port(
+        &self,
+        protocol: Protocol,
+        family: IpFamily,
+        port: u16,
+    ) -> Option<Frontend<'_>> {
         self.tables
             .node_ports
             .get(&NodePortKey::new(protocol, family, port))
+            .map(|plan| Frontend {
+                kind: FrontendKind::NodePort,
+                plan,
+            })
     }
 
     /// True when NodePorts answer on `address` on this node.

@@ -343,7 +343,7 @@ fn check(snap: &Snapshot, model: &Model) {
         services_seen += 1;
         let claims = model_claims(svc);
         let slices = model.endpoints.get(n).map_or(&[][..], |v| v.as_slice());
-        let plan_of = |found: Option<&svcplane::snapshot::Frontend>,
+        let plan_of = |found: Option<svcplane::snapshot::Frontend<'_>>,
                        kind: FrontendKind,
                        port_index: usize,
                        family: IpFamily,

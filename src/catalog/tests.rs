@@ -44,7 +44,7 @@ fn tcp() -> Protocol {
 }
 
 /// The frontend at (proto, addr, port) through the full lookup, or a panic naming what was found.
-fn hit<'a>(snap: &'a Snapshot, proto: Protocol, addr: &str, port: u16) -> &'a Frontend {
+fn hit<'a>(snap: &'a Snapshot, proto: Protocol, addr: &str, port: u16) -> Frontend<'a> {
     match snap.lookup(proto, ip(addr), port) {
         Lookup::Frontend(f) => f,
         other => panic!("{proto} {addr}:{port}: expected a frontend, got {other:?}"),

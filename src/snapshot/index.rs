@@ -30,7 +30,12 @@ pub(crate) trait IndexKey: Clone + Eq {
     fn index_hash(&self) -> u64;
 }
 
-type Slot<K, V> = Option<(K, V)>;
+/// One slot, aligned to 32 bytes: a 32-byte entry (the frontend table's) never straddles a
+/// cache line, so a probe touches one line.
+#[derive(Clone)]
+#[repr(align(32))]
+struct Slot<K, V>(Option<(K, V)>);
+
 type Chunk<K, V> = Arc<[Slot<K, V>]>;
 
 /// A persistent hash map with copy-on-write chunks.
@@ -81,6 +86,12 @@ impl<K: IndexKey, V: Clone> ChunkMap<K, V> {
     /// The value stored for `key`.
     #[inline]
     pub(crate) fn get(&self, key: &K) -> Option<&V> {
+        self.get_key_value(key).map(|(_, v)| v)
+    }
+
+    /// The key (as stored) and value for `key`.
+    #[inline]
+    pub(crate) fn get_key_value(&self, key: &K) -> Option<(&K, &V)> {
         let hash = key.index_hash();
         let chunk = self
             .chunks
@@ -89,8 +100,8 @@ impl<K: IndexKey, V: Clone> ChunkMap<K, V> {
         let mask = chunk.len().wrapping_sub(1);
         let mut i = hash as usize & mask;
         for _ in 0..chunk.len() {
-            match chunk.get(i)? {
-                Some((k, v)) if k == key => return Some(v),
+            match &chunk.get(i)?.0 {
+                Some((k, v)) if k == key => return Some((k, v)),
                 Some(_) => i = (i + 1) & mask,
                 None => return None,
             }
@@ -103,7 +114,7 @@ impl<K: IndexKey, V: Clone> ChunkMap<K, V> {
         self.chunks
             .iter()
             .flatten()
-            .flat_map(|chunk| chunk.iter().flatten())
+            .flat_map(|chunk| chunk.iter().filter_map(|slot| slot.0.as_ref()))
             .map(|(k, v)| (k, v))
     }
 
@@ -154,14 +165,14 @@ impl<K: IndexKey, V: Clone> ChunkMap<K, V> {
             if let Some(old) = slot.as_deref() {
                 entries.extend(
                     old.iter()
-                        .flatten()
+                        .filter_map(|slot| slot.0.as_ref())
                         .filter(|(k, _)| !batch.removes.contains(k))
                         .cloned(),
                 );
             }
             let before = slot
                 .as_deref()
-                .map_or(0, |old| old.iter().flatten().count());
+                .map_or(0, |old| old.iter().filter(|slot| slot.0.is_some()).count());
             for (key, value) in batch.inserts {
                 match entries.iter_mut().find(|(k, _)| *k == key) {
                     Some(entry) => entry.1 = value,
@@ -202,13 +213,13 @@ fn build_chunk<K: IndexKey, V>(entries: Vec<(K, V)>) -> Option<Chunk<K, V>> {
         .max(4);
     let mask = cap - 1;
     let mut slots: Vec<Slot<K, V>> = Vec::new();
-    slots.resize_with(cap, || None);
+    slots.resize_with(cap, || Slot(None));
     for (k, v) in entries {
         let mut i = k.index_hash() as usize & mask;
         // Never full, so an empty slot is always found within `cap` steps.
         for _ in 0..cap {
             match slots.get_mut(i) {
-                Some(slot @ None) => {
+                Some(Slot(slot @ None)) => {
                     *slot = Some((k, v));
                     break;
                 }
@@ -300,6 +311,12 @@ mod tests {
             "only the touched chunks are copied: {shared} of {}",
             map.chunk_count()
         );
+    }
+
+    #[test]
+    fn frontend_slots_take_32_bytes() {
+        use crate::snapshot::{PortPlan, VipKey};
+        assert_eq!(core::mem::size_of::<Slot<VipKey, Arc<PortPlan>>>(), 32);
     }
 
     #[test]
