@@ -423,10 +423,17 @@ impl Catalog {
     ) -> Result<(), Error> {
         validate_slices(&id.namespace, &slices).map_err(Error::Invalid)?;
         let mut addresses = BTreeSet::new();
+        let (mut v4, mut v6) = (0usize, 0usize);
         for slice in &slices {
-            addresses.extend(slice.endpoints.iter().map(|e| e.address));
-            let v4 = addresses.iter().filter(|a| a.is_ipv4()).count();
-            let v6 = addresses.len() - v4;
+            for e in &slice.endpoints {
+                if addresses.insert(e.address) {
+                    if e.address.is_ipv4() {
+                        v4 += 1;
+                    } else {
+                        v6 += 1;
+                    }
+                }
+            }
             if v4.max(v6) > maglev::MAX_BACKENDS {
                 return Err(Error::Invalid(ValidationError {
                     object_kind: ObjectKind::EndpointSlice,

@@ -1054,6 +1054,34 @@ fn rejected_endpoints_change_nothing() {
     assert_eq!(e.field, "endpoints[0].addresses[0]");
 }
 
+/// More distinct addresses in one family than a Maglev table can index is refused.
+#[test]
+fn too_many_backends_are_refused() {
+    let mut c = Catalog::new(NodeConfig::new("n")).unwrap();
+    let sid = id("default", "huge");
+    let slices: Vec<EndpointSlice> = (0..66u32)
+        .map(|s| EndpointSlice {
+            ports: vec![EndpointPort::new("", tcp(), 80)],
+            endpoints: (0..1000u32)
+                .map(|e| Endpoint::new(IpAddr::from((0x0A00_0000 + s * 1000 + e).to_be_bytes())))
+                .collect(),
+            ..EndpointSlice::new(format!("huge-{s}"), IpFamily::V4)
+        })
+        .collect();
+    let err = c.replace_endpoints(&sid, slices).unwrap_err();
+    let Error::Invalid(e) = &err else {
+        panic!("{err}")
+    };
+    assert_eq!(e.object, id("default", "huge-65"));
+    assert_eq!(
+        e.kind,
+        ErrorKind::TooMany {
+            max: maglev::MAX_BACKENDS
+        }
+    );
+    assert!(c.endpoints(&sid).is_none());
+}
+
 #[test]
 fn invalid_node_config_is_refused() {
     let err = Catalog::new(NodeConfig::new("")).unwrap_err();
