@@ -128,7 +128,8 @@ fn build_service(s: &SvcSpec) -> Service {
         .enumerate()
         .map(|(i, p)| ServicePort {
             node_port: p.node_port.map(|n| 30000 + u16::from(n % 6)),
-            ..ServicePort::new(protocol(p.protocol), 80 + u16::from(p.port % 3)).named(format!("p{i}"))
+            ..ServicePort::new(protocol(p.protocol), 80 + u16::from(p.port % 3))
+                .named(format!("p{i}"))
         })
         .collect();
     let lb = service_type == ServiceType::LoadBalancer;
@@ -137,7 +138,12 @@ fn build_service(s: &SvcSpec) -> Service {
         service_type,
         cluster_ips: ClusterIps::Assigned(cluster_ips),
         ports,
-        external_ips: s.external_ips.iter().take(2).map(|x| shared_ip(*x)).collect(),
+        external_ips: s
+            .external_ips
+            .iter()
+            .take(2)
+            .map(|x| shared_ip(*x))
+            .collect(),
         load_balancer_ingress: if lb {
             s.lb_ips
                 .iter()
@@ -189,7 +195,16 @@ fn build_slices(specs: &[SliceSpec]) -> Vec<EndpointSlice> {
         let mut endpoints: Vec<Endpoint> = Vec::new();
         for e in s.endpoints.iter().take(6) {
             let addr = if s.v6 {
-                IpAddr::V6(Ipv6Addr::new(0xfd00, 0x244, 0, 0, 0, 0, 0, 1 + u16::from(e.addr % 6)))
+                IpAddr::V6(Ipv6Addr::new(
+                    0xfd00,
+                    0x244,
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                    1 + u16::from(e.addr % 6),
+                ))
             } else {
                 IpAddr::V4(Ipv4Addr::new(10, 244, 0, 1 + e.addr % 6))
             };
@@ -236,7 +251,13 @@ fn model_claims(s: &Service) -> ModelClaims {
         ClusterIps::Assigned(ips) => ips.clone(),
         _ => Vec::new(),
     };
-    let fam = |ip: &IpAddr| if ip.is_ipv4() { IpFamily::V4 } else { IpFamily::V6 };
+    let fam = |ip: &IpAddr| {
+        if ip.is_ipv4() {
+            IpFamily::V4
+        } else {
+            IpFamily::V6
+        }
+    };
     let mut c = ModelClaims {
         cluster_ips: ips.iter().copied().collect(),
         node_ports: s
@@ -259,10 +280,16 @@ fn model_claims(s: &Service) -> ModelClaims {
                     .filter(|i| i.ip_mode == IpMode::Vip)
                     .map(|i| (i.ip, FrontendKind::LoadBalancer)),
             );
-            candidates.extend(s.external_ips.iter().map(|ip| (*ip, FrontendKind::ExternalIp)));
+            candidates.extend(
+                s.external_ips
+                    .iter()
+                    .map(|ip| (*ip, FrontendKind::ExternalIp)),
+            );
             for (ip, kind) in candidates {
                 if fam(&ip) == family {
-                    c.vips.entry((p.protocol, ip, p.port)).or_insert((kind, i, family));
+                    c.vips
+                        .entry((p.protocol, ip, p.port))
+                        .or_insert((kind, i, family));
                 }
             }
             if let Some(np) = p.node_port {
@@ -282,12 +309,15 @@ struct Model {
 impl Model {
     /// The Service (other than `me`) holding something `claims` wants.
     fn conflict(&self, me: &str, claims: &ModelClaims) -> bool {
-        self.services.iter().filter(|(n, _)| n.as_str() != me).any(|(_, other)| {
-            let o = model_claims(other);
-            !o.cluster_ips.is_disjoint(&claims.cluster_ips)
-                || !o.node_ports.is_disjoint(&claims.node_ports)
-                || o.vips.keys().any(|k| claims.vips.contains_key(k))
-        })
+        self.services
+            .iter()
+            .filter(|(n, _)| n.as_str() != me)
+            .any(|(_, other)| {
+                let o = model_claims(other);
+                !o.cluster_ips.is_disjoint(&claims.cluster_ips)
+                    || !o.node_ports.is_disjoint(&claims.node_ports)
+                    || o.vips.keys().any(|k| claims.vips.contains_key(k))
+            })
     }
 }
 
@@ -308,7 +338,11 @@ fn expected_pools(
             continue;
         };
         for e in &s.endpoints {
-            all.push((SocketAddr::new(e.address, p), e.conditions, e.node_name.as_deref() == Some(NODE)));
+            all.push((
+                SocketAddr::new(e.address, p),
+                e.conditions,
+                e.node_name.as_deref() == Some(NODE),
+            ));
         }
     }
     let ready = |c: &Conditions| c.contains(Conditions::READY);
@@ -383,11 +417,20 @@ fn check(snap: &Snapshot, model: &Model) {
         for ((proto, ip, port), (kind, i, family)) in &claims.vips {
             expect_vips += 1;
             plan_of(snap.frontend(*proto, *ip, *port), *kind, *i, *family, "vip");
-            assert!(matches!(snap.lookup(*proto, *ip, *port), Lookup::Frontend(_)));
+            assert!(matches!(
+                snap.lookup(*proto, *ip, *port),
+                Lookup::Frontend(_)
+            ));
         }
         for ((proto, family, np), i) in &claims.node_port_frontends {
             expect_node_ports += 1;
-            plan_of(snap.node_port(*proto, *family, *np), FrontendKind::NodePort, *i, *family, "nodePort");
+            plan_of(
+                snap.node_port(*proto, *family, *np),
+                FrontendKind::NodePort,
+                *i,
+                *family,
+                "nodePort",
+            );
         }
         // A cluster IP on a port no Service defines is rejected.
         for ip in &claims.cluster_ips {
@@ -396,7 +439,10 @@ fn check(snap: &Snapshot, model: &Model) {
                 .values()
                 .any(|s| model_claims(s).vips.contains_key(&(Protocol::Tcp, *ip, 1)))
             {
-                assert!(matches!(snap.lookup(Protocol::Tcp, *ip, 1), Lookup::UndefinedPort(_)));
+                assert!(matches!(
+                    snap.lookup(Protocol::Tcp, *ip, 1),
+                    Lookup::UndefinedPort(_)
+                ));
             }
         }
     }
@@ -425,11 +471,18 @@ fuzz_target!(|ops: Vec<Op>| {
                 let had_changes = catalog.has_changes();
                 match catalog.upsert_service(svc.clone()) {
                     Ok(()) => {
-                        assert!(valid && !conflict, "accepted: valid {valid}, conflict {conflict}");
+                        assert!(
+                            valid && !conflict,
+                            "accepted: valid {valid}, conflict {conflict}"
+                        );
                         model.services.insert(n, svc);
                     }
                     Err(e) => {
-                        assert_eq!(catalog.has_changes(), had_changes, "a refusal changed nothing");
+                        assert_eq!(
+                            catalog.has_changes(),
+                            had_changes,
+                            "a refusal changed nothing"
+                        );
                         match e {
                             Error::Invalid(_) => assert!(!valid, "{e}"),
                             Error::Conflict(_) => assert!(valid && conflict, "{e}"),
