@@ -22,6 +22,10 @@
 //! - [`hash`]: the fixed, documented hashes (XXH64) every node and core agrees on.
 //! - [`maglev`]: weighted Maglev consistent hashing with a reproducible table.
 //! - [`conntrack`]: the fixed-capacity flow table (both directions find one entry).
+//! - [`catalog`]: the desired state (Services, EndpointSlices), validated, with cluster-wide
+//!   conflict checks, compiled incrementally into snapshots.
+//! - [`snapshot`]: the compiled, immutable service table: O(1) frontend and NodePort lookup and
+//!   per-port plans (backends, pools, Maglev tables, policies) for the packet path.
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
@@ -36,10 +40,12 @@ extern crate alloc;
     not(test)
 ))]
 mod bare_metal;
+pub mod catalog;
 pub mod conntrack;
 pub mod hash;
 pub mod maglev;
 pub mod model;
 pub mod nat;
 pub mod select;
+pub mod snapshot;
 pub mod wire;

@@ -41,7 +41,11 @@ fn ones(parts: &[&[u8]]) -> u16 {
     let mut i = 0;
     for p in parts {
         for b in p.iter() {
-            acc += if i % 2 == 0 { u64::from(*b) << 8 } else { u64::from(*b) };
+            acc += if i % 2 == 0 {
+                u64::from(*b) << 8
+            } else {
+                u64::from(*b)
+            };
             i += 1;
         }
     }
@@ -56,7 +60,11 @@ fn crc32c(data: &[u8]) -> u32 {
     for b in data {
         crc ^= u32::from(*b);
         for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0x82f6_3b78 } else { crc >> 1 };
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0x82f6_3b78
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc
@@ -80,7 +88,13 @@ fn pseudo(buf: &[u8], v6: bool, proto: u8, len: usize) -> Vec<u8> {
 #[derive(Clone, Copy, Debug)]
 enum Check {
     /// Internet checksum at `at` over `from..to`, with the pseudo-header of `proto` if set.
-    Inet { at: usize, from: usize, to: usize, pseudo: Option<u8>, udp: bool },
+    Inet {
+        at: usize,
+        from: usize,
+        to: usize,
+        pseudo: Option<u8>,
+        udp: bool,
+    },
     /// SCTP CRC32c at `at` over `from..to`.
     Crc { at: usize, from: usize, to: usize },
 }
@@ -89,39 +103,73 @@ fn checks(p: &Parsed) -> Vec<Check> {
     let v6 = p.family == Family::V6;
     let mut out = Vec::new();
     if !v6 {
-        out.push(Check::Inet { at: 10, from: 0, to: p.l4_offset, pseudo: None, udp: false });
+        out.push(Check::Inet {
+            at: 10,
+            from: 0,
+            to: p.l4_offset,
+            pseudo: None,
+            udp: false,
+        });
     }
     let whole = p.fragment.is_none();
     let (l4, end) = (p.l4_offset, p.end);
     match (p.kind, p.tuple.protocol) {
-        (Kind::Ports, ip_protocol::TCP) if whole => {
-            out.push(Check::Inet { at: l4 + 16, from: l4, to: end, pseudo: Some(6), udp: false })
-        }
-        (Kind::Ports, ip_protocol::UDP) if whole => {
-            out.push(Check::Inet { at: l4 + 6, from: l4, to: end, pseudo: Some(17), udp: true })
-        }
-        (Kind::Ports, ip_protocol::SCTP) if whole => out.push(Check::Crc { at: l4 + 8, from: l4, to: end }),
-        (Kind::Echo { .. } | Kind::IcmpOther | Kind::IcmpError, _) if whole => out.push(Check::Inet {
-            at: l4 + 2,
+        (Kind::Ports, ip_protocol::TCP) if whole => out.push(Check::Inet {
+            at: l4 + 16,
             from: l4,
             to: end,
-            pseudo: v6.then_some(58),
+            pseudo: Some(6),
             udp: false,
         }),
+        (Kind::Ports, ip_protocol::UDP) if whole => out.push(Check::Inet {
+            at: l4 + 6,
+            from: l4,
+            to: end,
+            pseudo: Some(17),
+            udp: true,
+        }),
+        (Kind::Ports, ip_protocol::SCTP) if whole => out.push(Check::Crc {
+            at: l4 + 8,
+            from: l4,
+            to: end,
+        }),
+        (Kind::Echo { .. } | Kind::IcmpOther | Kind::IcmpError, _) if whole => {
+            out.push(Check::Inet {
+                at: l4 + 2,
+                from: l4,
+                to: end,
+                pseudo: v6.then_some(58),
+                udp: false,
+            })
+        }
         _ => {}
     }
     if let (Some(inner), false) = (p.inner, v6) {
-        out.push(Check::Inet { at: inner.l3_offset + 10, from: inner.l3_offset, to: inner.l4_offset, pseudo: None, udp: false });
+        out.push(Check::Inet {
+            at: inner.l3_offset + 10,
+            from: inner.l3_offset,
+            to: inner.l4_offset,
+            pseudo: None,
+            udp: false,
+        });
     }
     out
 }
 
 fn compute(buf: &[u8], v6: bool, c: Check) -> Vec<u8> {
     match c {
-        Check::Inet { at, from, to, pseudo: ph, udp } => {
+        Check::Inet {
+            at,
+            from,
+            to,
+            pseudo: ph,
+            udp,
+        } => {
             let mut seg = buf[from..to].to_vec();
             seg[at - from..at - from + 2].copy_from_slice(&[0, 0]);
-            let phb = ph.map(|proto| pseudo(buf, v6, proto, to - from)).unwrap_or_default();
+            let phb = ph
+                .map(|proto| pseudo(buf, v6, proto, to - from))
+                .unwrap_or_default();
             let mut v = !ones(&[&phb, &seg]);
             if udp && v == 0 {
                 v = 0xffff;
@@ -180,9 +228,16 @@ fuzz_target!(|input: Input| {
             let cs = checks(&p);
             for c in &cs {
                 if input.fill {
-                    assert!(correct(&buf, v6, *c), "{c:?} wrong after rewrite of a correct packet");
+                    assert!(
+                        correct(&buf, v6, *c),
+                        "{c:?} wrong after rewrite of a correct packet"
+                    );
                 } else {
-                    assert_eq!(correct(&before, v6, *c), correct(&buf, v6, *c), "{c:?} validity changed");
+                    assert_eq!(
+                        correct(&before, v6, *c),
+                        correct(&buf, v6, *c),
+                        "{c:?} validity changed"
+                    );
                 }
             }
             // Nothing but addresses, ports/identifiers and checksums may change.
@@ -190,16 +245,28 @@ fuzz_target!(|input: Input| {
             let mut allowed: Vec<std::ops::Range<usize>> = vec![sa..sa + alen, da..da + alen];
             allowed.extend(cs.iter().map(|c| field(*c)));
             let l4 = p.l4_offset;
-            allowed.extend([l4..l4 + 4, l4 + 2..l4 + 8, l4 + 6..l4 + 8, l4 + 8..l4 + 12, l4 + 16..l4 + 18]);
+            allowed.extend([
+                l4..l4 + 4,
+                l4 + 2..l4 + 8,
+                l4 + 6..l4 + 8,
+                l4 + 8..l4 + 12,
+                l4 + 16..l4 + 18,
+            ]);
             if let Some(i) = p.inner {
-                allowed.extend([i.l3_offset + sa..i.l3_offset + sa + alen, i.l3_offset + da..i.l3_offset + da + alen]);
+                allowed.extend([
+                    i.l3_offset + sa..i.l3_offset + sa + alen,
+                    i.l3_offset + da..i.l3_offset + da + alen,
+                ]);
                 allowed.extend([i.l3_offset + 10..i.l3_offset + 12]);
                 let l = i.l4_offset;
                 allowed.extend([l..l + 8, l + 8..l + 12, l + 16..l + 18]);
             }
             for (i, (a, b)) in before.iter().zip(&buf).enumerate() {
                 if a != b {
-                    assert!(allowed.iter().any(|r| r.contains(&i)), "byte {i} changed outside the rewritten fields");
+                    assert!(
+                        allowed.iter().any(|r| r.contains(&i)),
+                        "byte {i} changed outside the rewritten fields"
+                    );
                 }
             }
             assert_eq!(before.len(), buf.len());
