@@ -660,10 +660,15 @@ pub fn apply(buf: &mut [u8], p: &Parsed, rw: &Rewrite) -> Result<(), Error> {
         return Ok(());
     }
     let (src_at, dst_at, _) = addr_fields(p.family);
-    let new = rw.applied_to(&p.tuple, p.kind);
+    // Only the fields the rewrite names are written (writing a field's own value back would be
+    // a no-op): this is `rw.applied_to(&p.tuple, p.kind)` without building the tuple.
     let mut d_addr = Delta::new();
-    set_addr(buf, src_at, &new.src, &mut d_addr);
-    set_addr(buf, dst_at, &new.dst, &mut d_addr);
+    if let Some(a) = &rw.src_addr {
+        set_addr(buf, src_at, a, &mut d_addr);
+    }
+    if let Some(a) = &rw.dst_addr {
+        set_addr(buf, dst_at, a, &mut d_addr);
+    }
     let mut unused = Delta::new();
     if p.family == Family::V4 {
         update_csum(buf, 10, &d_addr, false, &mut unused);
@@ -672,8 +677,12 @@ pub fn apply(buf: &mut [u8], p: &Parsed, rw: &Rewrite) -> Result<(), Error> {
     let mut d_l4 = Delta::new();
     match p.kind {
         Kind::Ports => {
-            set16(buf, l4, new.src_port, &mut d_l4);
-            set16(buf, l4 + 2, new.dst_port, &mut d_l4);
+            if let Some(port) = rw.src_port {
+                set16(buf, l4, port, &mut d_l4);
+            }
+            if let Some(port) = rw.dst_port {
+                set16(buf, l4 + 2, port, &mut d_l4);
+            }
             match p.tuple.protocol {
                 ip_protocol::TCP => {
                     d_l4.merge(d_addr);
@@ -685,14 +694,17 @@ pub fn apply(buf: &mut [u8], p: &Parsed, rw: &Rewrite) -> Result<(), Error> {
                 }
                 _ => {
                     if sctp_ports {
+                        let new = rw.applied_to(&p.tuple, p.kind);
                         update_sctp_crc(buf, l4, p.end - l4, &p.tuple, &new);
                     }
                 }
             }
         }
         Kind::Echo { request } => {
-            let id = if request { new.src_port } else { new.dst_port };
-            set16(buf, l4 + 4, id, &mut d_l4);
+            let id = if request { rw.src_port } else { rw.dst_port };
+            if let Some(id) = id {
+                set16(buf, l4 + 4, id, &mut d_l4);
+            }
             if p.family == Family::V6 {
                 d_l4.merge(d_addr);
             }
