@@ -183,7 +183,14 @@ impl Affinity {
 
     /// Pins `client` on `port` to `backend` at `now` with `timeout_seconds` (the Service's),
     /// creating or refreshing the pin. A timeout of 0 is taken as 1 second.
-    pub fn set(&mut self, port: u64, client: IpAddr, backend: IpAddr, timeout_seconds: u32, now: u32) {
+    pub fn set(
+        &mut self,
+        port: u64,
+        client: IpAddr,
+        backend: IpAddr,
+        timeout_seconds: u32,
+        now: u32,
+    ) {
         let client = ip_key(client);
         let entry = Entry {
             port,
@@ -204,7 +211,9 @@ impl Affinity {
         let mut victim_live = true;
         let mut oldest = u32::MAX;
         for i in b..b + WAYS {
-            let Some(e) = self.entries.get(i) else { continue };
+            let Some(e) = self.entries.get(i) else {
+                continue;
+            };
             if !e.live(now) {
                 victim = i;
                 victim_live = false;
@@ -261,7 +270,11 @@ mod tests {
         assert_eq!(a.get(2, c, 50), None, "another port has its own pin");
         assert_eq!(a.get(1, c, 110), None, "timed out");
         a.set(1, c, ip("10.244.1.5"), 100, 100);
-        assert_eq!(a.get(1, c, 150), Some(ip_key(ip("10.244.1.5"))), "refreshed");
+        assert_eq!(
+            a.get(1, c, 150),
+            Some(ip_key(ip("10.244.1.5"))),
+            "refreshed"
+        );
         assert!(a.remove(1, c));
         assert_eq!(a.get(1, c, 150), None);
         assert_eq!(a.stats().removed, 1);
@@ -272,7 +285,13 @@ mod tests {
         let mut a = Affinity::new(4, 1).unwrap();
         assert_eq!(a.capacity(), 4);
         for i in 0..10u8 {
-            a.set(9, IpAddr::from([10, 0, 0, i]), ip("10.1.1.1"), 1000, u32::from(i));
+            a.set(
+                9,
+                IpAddr::from([10, 0, 0, i]),
+                ip("10.1.1.1"),
+                1000,
+                u32::from(i),
+            );
         }
         assert_eq!(a.capacity(), 4);
         assert_eq!(a.live(10), 4);

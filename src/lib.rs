@@ -35,6 +35,7 @@
 #[allow(unused_extern_crates)]
 extern crate alloc;
 
+pub mod affinity;
 #[cfg(all(
     target_os = "none",
     not(feature = "std"),
@@ -42,7 +43,6 @@ extern crate alloc;
     not(test)
 ))]
 mod bare_metal;
-pub mod affinity;
 pub mod catalog;
 pub mod conntrack;
 pub mod dataplane;
