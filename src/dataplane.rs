@@ -35,7 +35,10 @@
 //! hash of the packet under seed 0 and `i` = 1, 2, ...: a deterministic function of the packet
 //! and the table. When all are taken the packet is dropped ([`DropReason::FlowClash`]).
 //! A flow that is not masqueraded and whose reply key is already tracked (the same client port
-//! reaching the same backend through two frontends) is dropped the same way.
+//! reaching the same backend through two frontends) is dropped the same way. The worker sees
+//! only Service flows: a connection the node itself opened directly to a backend from the same
+//! address and port is invisible to it, so keep masquerade addresses' ephemeral port range in
+//! mind (Linux's conntrack sees both and avoids that clash).
 //!
 //! # Snapshot switches
 //! Call [`Worker::on_snapshot`] with each new snapshot, before processing packets with it: UDP

@@ -533,3 +533,32 @@ fn masquerade_port_clash_picks_another_port_deterministically() {
         assert_eq!(pkt, moved(&reply, s.dst, 80, s.src, 7777).packet());
     }
 }
+
+#[test]
+fn later_fragments_and_missing_masquerade_addresses_are_dropped() {
+    let snap = seed_snap(0);
+    let mut w = worker(13);
+    // A non-first fragment to a cluster IP cannot be matched to a flow (fragments are not
+    // tracked): dropped. To anything else: passed.
+    let s = udp("10.244.1.100", 5000, "10.96.0.10", 53);
+    let l4 = s.l4();
+    let mut frag = s.packet_with(&l4[8..], Some((8, false)));
+    let before = frag.clone();
+    assert_eq!(
+        w.process(&snap, &mut frag, &at(1)),
+        Verdict::Drop(DropReason::Fragment)
+    );
+    assert_eq!(frag, before);
+    let other = udp("10.244.1.100", 5000, "8.8.8.8", 53);
+    let mut frag = other.packet_with(&other.l4()[8..], Some((8, false)));
+    assert_eq!(w.process(&snap, &mut frag, &at(1)), Verdict::Pass);
+
+    // The seed nodes have no IPv6 address: an outside IPv6 client of a cluster IP must be
+    // masqueraded and cannot be.
+    let v6 = udp("2001:db8::1", 5000, "fd00:10:96::a", 53);
+    assert_eq!(
+        run(&mut w, &snap, &v6, &at(1)).0,
+        Verdict::Drop(DropReason::NoMasqueradeAddress)
+    );
+    assert_eq!(w.conntrack().len(), 0);
+}
