@@ -53,8 +53,8 @@
 //!   (a binary search in the pool).
 //! - Replies must reach the worker that saw the request (symmetric RSS or the caller's
 //!   steering): each worker has its own flow table.
-//! - Left out for now: writing the ICMP port-unreachable (or TCP RST) reply for a
-//!   [`Verdict::Reject`] (the caller gets the verdict and reason), and IP fragment tracking: a
+//! - [`write_port_unreachable`] writes the ICMP / ICMPv6 answer to a [`Verdict::Reject`] into
+//!   a caller buffer. Left out for now: the TCP RST option, and IP fragment tracking: a
 //!   first fragment is handled like a whole packet, a later fragment addressed to a service
 //!   address is dropped ([`DropReason::Fragment`]) and any other passes.
 
@@ -785,6 +785,73 @@ impl Worker {
         }
         Verdict::Forward
     }
+}
+
+/// Total length of an ICMPv4 error svcplane writes at most (RFC 1812 §4.3.2.3: 576 bytes).
+pub const ICMPV4_ERROR_MAX: usize = 576;
+
+/// Total length of an ICMPv6 error svcplane writes at most (RFC 4443 §2.4: the minimum MTU).
+pub const ICMPV6_ERROR_MAX: usize = 1280;
+
+/// Writes into `out` the ICMP (type 3 code 3) or ICMPv6 (type 1 code 4) "port unreachable"
+/// answer to `pkt`, a TCP, UDP or SCTP packet that got [`Verdict::Reject`]: from the address
+/// `pkt` was sent to, back to its sender, quoting as much of `pkt` as fits in
+/// [`ICMPV4_ERROR_MAX`] / [`ICMPV6_ERROR_MAX`] bytes and in `out`, with every checksum filled
+/// in. Returns the answer's length, or `None` (nothing written that matters) when `pkt` is not
+/// such a packet (never an error about an error, or about a later fragment) or `out` cannot hold
+/// the IP header and the first 8 bytes of the transport header. Allocates nothing.
+pub fn write_port_unreachable(pkt: &[u8], out: &mut [u8]) -> Option<usize> {
+    use crate::wire::checksum::{finish, pseudo_header_v6, sum};
+    let p = nat::parse(pkt).ok()?;
+    if p.kind != Kind::Ports || p.fragment.is_some_and(|f| f.offset != 0) {
+        return None;
+    }
+    let original = pkt.get(..p.end)?;
+    let (hdr, max) = match p.family {
+        Family::V4 => (28, ICMPV4_ERROR_MAX),
+        Family::V6 => (48, ICMPV6_ERROR_MAX),
+    };
+    let quote = original
+        .len()
+        .min(max - hdr)
+        .min(out.len().checked_sub(hdr)?);
+    if quote < original.len().min(p.l4_offset + 8) {
+        return None;
+    }
+    let total = hdr + quote;
+    let out = out.get_mut(..total)?;
+    out.fill(0);
+    out.get_mut(hdr..)?.copy_from_slice(original.get(..quote)?);
+    let len16 = u16::try_from(total).ok()?;
+    match (p.tuple.dst, p.tuple.src) {
+        (IpAddr::V4(from), IpAddr::V4(to)) => {
+            out.get_mut(..20)?.copy_from_slice(&[
+                0x45, 0, 0, 0, 0, 0, 0, 0, 64, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+            ]);
+            out.get_mut(2..4)?.copy_from_slice(&len16.to_be_bytes());
+            out.get_mut(12..16)?.copy_from_slice(&from.octets());
+            out.get_mut(16..20)?.copy_from_slice(&to.octets());
+            let c = finish(sum(out.get(..20)?));
+            out.get_mut(10..12)?.copy_from_slice(&c.to_be_bytes());
+            out.get_mut(20..22)?.copy_from_slice(&[3, 3]);
+            let c = finish(sum(out.get(20..)?));
+            out.get_mut(22..24)?.copy_from_slice(&c.to_be_bytes());
+        }
+        (IpAddr::V6(from), IpAddr::V6(to)) => {
+            let payload = len16.checked_sub(40)?;
+            out.get_mut(..4)?.copy_from_slice(&[0x60, 0, 0, 0]);
+            out.get_mut(4..6)?.copy_from_slice(&payload.to_be_bytes());
+            out.get_mut(6..8)?.copy_from_slice(&[58, 64]);
+            out.get_mut(8..24)?.copy_from_slice(&from.octets());
+            out.get_mut(24..40)?.copy_from_slice(&to.octets());
+            out.get_mut(40..42)?.copy_from_slice(&[1, 4]);
+            let pseudo = pseudo_header_v6(from.octets(), to.octets(), 58, u32::from(payload));
+            let c = finish(pseudo + sum(out.get(40..)?));
+            out.get_mut(42..44)?.copy_from_slice(&c.to_be_bytes());
+        }
+        _ => return None,
+    }
+    Some(total)
 }
 
 /// The SNAT port of attempt `i` (see the module docs).

@@ -562,3 +562,50 @@ fn later_fragments_and_missing_masquerade_addresses_are_dropped() {
     );
     assert_eq!(w.conntrack().len(), 0);
 }
+
+#[test]
+fn rejected_packets_get_a_port_unreachable_answer() {
+    use svcplane::dataplane::write_port_unreachable;
+    use svcplane::nat::Kind;
+    let snap = seed_snap(0);
+    let mut w = worker(14);
+    let mut big = tcp("10.244.1.100", 1000, "10.96.100.50", 80, SYN);
+    big.payload = vec![0xab; 1400];
+    let v6 = udp("fd00:10:244:1::100", 1000, "fd00:10:96::a", 54);
+    for (s, max) in [
+        (tcp("10.244.1.100", 1000, "10.96.100.50", 80, SYN), 576),
+        (big, 576),
+        (v6, 1280),
+    ] {
+        let pkt = s.packet();
+        let mut copy = pkt.clone();
+        assert!(
+            matches!(w.process(&snap, &mut copy, &at(1)), Verdict::Reject(_)),
+            "{s:?}"
+        );
+        let mut out = [0u8; 2048];
+        let n = write_port_unreachable(&pkt, &mut out).unwrap();
+        let answer = &out[..n];
+        verify_checksums(answer).unwrap();
+        let hdr = if s.v6() { 48 } else { 28 };
+        assert_eq!(n, (pkt.len() + hdr).min(max));
+        let p = nat::parse(answer).unwrap();
+        assert_eq!(p.kind, Kind::IcmpError);
+        assert_eq!((p.tuple.src, p.tuple.dst), (s.dst, s.src));
+        assert_eq!(p.inner.unwrap().tuple, tuple(&pkt));
+        assert_eq!(&answer[hdr..], &pkt[..n - hdr]);
+        // Type and code: port unreachable.
+        let at = if s.v6() { 40 } else { 20 };
+        assert_eq!(
+            &answer[at..at + 2],
+            if s.v6() { &[1u8, 4] } else { &[3u8, 3] }
+        );
+    }
+    // Too small a buffer, or an ICMP error: nothing.
+    let pkt = tcp("10.244.1.100", 1000, "10.96.100.50", 80, SYN).packet();
+    assert_eq!(write_port_unreachable(&pkt, &mut [0u8; 40]), None);
+    let mut out = [0u8; 600];
+    let n = write_port_unreachable(&pkt, &mut out).unwrap();
+    let answer = out[..n].to_vec();
+    assert_eq!(write_port_unreachable(&answer, &mut out), None);
+}

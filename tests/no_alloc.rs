@@ -1,6 +1,6 @@
 //! The packet path allocates nothing (DESIGN.md invariant 1): a counting global allocator
 //! records every allocation made by this test's thread while counting is on, and `process`,
-//! `process_burst`, `explain`, `on_snapshot` and `expire` run under it for new flows,
+//! `process_burst`, `explain`, `on_snapshot`, `expire` and `write_port_unreachable` run under it for new flows,
 //! established flows, replies, ICMP errors, affinity, masquerade, rejects, drops, passes and
 //! malformed packets.
 
@@ -162,11 +162,14 @@ fn the_packet_path_allocates_nothing() {
     let mut burst: Vec<&mut [u8]> = forwarded.iter_mut().take(64).map(|p| &mut p[..]).collect();
     let probe = spec(6, "10.244.1.1", 1, "10.96.47.182", 80, 0x02).packet();
     let mut explained = None;
+    let mut reject_buf = [0u8; 1500];
     let n = allocations(|| {
         w.process_burst(&snap, &mut burst, &meta, &mut verdicts);
         explained = Some(w.explain(&snap, &probe, &meta).verdict);
         w.on_snapshot(&snap);
         w.expire(500_000_000_000, 1000);
+        let rejected = &new_flows[5];
+        assert!(svcplane::dataplane::write_port_unreachable(rejected, &mut reject_buf).is_some());
     });
     assert_eq!(n, 0, "burst, explain, on_snapshot, expire");
     assert_eq!(explained, Some(Verdict::Forward));
