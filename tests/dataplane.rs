@@ -609,3 +609,54 @@ fn rejected_packets_get_a_port_unreachable_answer() {
     let answer = out[..n].to_vec();
     assert_eq!(write_port_unreachable(&answer, &mut out), None);
 }
+
+#[test]
+fn masquerade_follows_semantics_5() {
+    use svcplane::model::TrafficPolicy;
+    // Hairpin: a pricing-engine pod reaching its own Service and landing on itself is
+    // masqueraded; landing on another pod it is not.
+    let snap = seed_snap(0);
+    let mut w = worker(15);
+    let me = ip("10.244.1.8");
+    let (mut hairpin, mut direct) = (false, false);
+    for port in 1000..1200 {
+        let s = tcp("10.244.1.8", port, "10.96.47.182", 80, SYN);
+        let t = forward(&mut w, &snap, &s, &at(1));
+        if t.dst == me {
+            assert_eq!(t.src, ip("192.168.0.10"), "hairpin is masqueraded");
+            hairpin = true;
+        } else {
+            assert_eq!(t.src, me);
+            direct = true;
+        }
+    }
+    assert!(hairpin && direct);
+
+    // masquerade-all: pod → ClusterIP is masqueraded too.
+    let mut config = seed::node(0);
+    config.masquerade_all = true;
+    let mut cat = Catalog::new(config).unwrap();
+    for s in seed::cluster() {
+        let id = s.service.id.clone();
+        cat.upsert_service(s.service).unwrap();
+        cat.replace_endpoints(&id, s.slices).unwrap();
+    }
+    let snap = cat.compile();
+    let s = tcp("10.244.1.100", 2000, "10.96.47.182", 80, SYN);
+    assert_eq!(forward(&mut w, &snap, &s, &at(1)).src, ip("192.168.0.10"));
+
+    // externalTrafficPolicy Cluster: external clients of a NodePort are masqueraded, and a node
+    // without a local endpoint forwards them.
+    let mut cat = catalog(2, false);
+    let mut svc = cat
+        .service(&ObjectRef::new("production", "order-api-svc"))
+        .unwrap()
+        .clone();
+    svc.external_traffic_policy = TrafficPolicy::Cluster;
+    cat.upsert_service(svc).unwrap();
+    let snap = cat.compile();
+    let s = tcp("198.18.0.9", 3000, "192.168.0.12", 30080, SYN);
+    let t = forward(&mut w, &snap, &s, &at(1));
+    assert_eq!(t.src, ip("192.168.0.12"));
+    assert_eq!(t.dst_port, 3000);
+}
