@@ -194,7 +194,9 @@ pub enum Verdict {
     Invalid,
 }
 
-/// The rule that decided a packet's verdict (DESIGN.md invariant 8).
+/// The rule that decided a packet's verdict (DESIGN.md invariant 8), as [`Worker::explain`]
+/// reports it. (`process` alone can also end in [`DropReason::FlowClash`]: `explain` does not
+/// run the SNAT port search.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Rule {
     /// The packet could not be parsed (or rewritten).
@@ -223,8 +225,6 @@ pub enum Rule {
     Maglev,
     /// No masquerade address of the packet's family.
     NoMasqueradeAddress,
-    /// The reply key is taken (see the module docs on SNAT ports).
-    FlowClash,
 }
 
 /// What [`Worker::explain`] says about a packet.
@@ -361,7 +361,7 @@ struct Choice<'s> {
 }
 
 /// A per-core worker: the flow table, the affinity table and the counters. See the module docs.
-/// Not `Sync`; one per core.
+/// [`process`](Self::process) takes `&mut self`: one worker per core, no sharing, no locks.
 pub struct Worker {
     conntrack: Conntrack,
     affinity: Affinity,
