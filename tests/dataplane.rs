@@ -660,3 +660,15 @@ fn masquerade_follows_semantics_5() {
     assert_eq!(t.src, ip("192.168.0.12"));
     assert_eq!(t.dst_port, 3000);
 }
+
+#[test]
+fn bad_sizes_are_errors() {
+    let cfg = |flows, affinity_entries| WorkerConfig {
+        flows,
+        affinity_entries,
+        ..WorkerConfig::default()
+    };
+    assert!(Worker::new(cfg(0, 16)).is_err());
+    assert!(Worker::new(cfg(16, 0)).is_err());
+    assert!(Worker::new(cfg(16, 16)).is_ok());
+}
