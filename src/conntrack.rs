@@ -428,6 +428,17 @@ impl Conntrack {
         Some((FlowId(entry as u32), dir))
     }
 
+    /// Looks up `key` like [`Conntrack::lookup`] without changing anything: a flow found
+    /// expired at `now` is reported as `None` but left in place (for tracing).
+    pub fn peek(&self, key: &FlowKey, now: u32) -> Option<(FlowId, Direction)> {
+        let (entry, dir) = self.find(key, self.hash(key) as u32)?;
+        let flow = self.flows.get(entry)?;
+        if self.expired(flow, now) {
+            return None;
+        }
+        Some((FlowId(entry as u32), dir))
+    }
+
     /// Records a packet of flow `id` going `dir` at `now`, with its TCP flags (0 for other
     /// protocols): refreshes the flow and advances its state. Returns the new state, or `None`
     /// when `id` is no longer tracked.

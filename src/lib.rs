@@ -21,6 +21,8 @@
 //!   traffic policies, topology hints).
 //! - [`hash`]: the fixed, documented hashes (XXH64) every node and core agrees on.
 //! - [`maglev`]: weighted Maglev consistent hashing with a reproducible table.
+//! - [`affinity`]: ClientIP session affinity, a fixed-capacity table of pinned backends.
+//! - [`dataplane`]: the per-core [`dataplane::Worker`]: the packet pipeline, verdicts, counters.
 //! - [`conntrack`]: the fixed-capacity flow table (both directions find one entry).
 //! - [`catalog`]: the desired state (Services, EndpointSlices), validated, with cluster-wide
 //!   conflict checks, compiled incrementally into snapshots.
@@ -33,6 +35,7 @@
 #[allow(unused_extern_crates)]
 extern crate alloc;
 
+pub mod affinity;
 #[cfg(all(
     target_os = "none",
     not(feature = "std"),
@@ -42,6 +45,7 @@ extern crate alloc;
 mod bare_metal;
 pub mod catalog;
 pub mod conntrack;
+pub mod dataplane;
 pub mod hash;
 pub mod maglev;
 pub mod model;

@@ -1,0 +1,954 @@
+//! The packet path: a per-core [`Worker`] that takes a packet, decides what a Kubernetes Service
+//! means for it, and rewrites it in place.
+//!
+//! # Pipeline ([`Worker::process`])
+//! 1. [`nat::parse`]. Malformed packets get [`Verdict::Invalid`] and are left unchanged.
+//! 2. Connection tracking: the packet's key (for an ICMP error, the quoted packet's tuple
+//!    reversed, so a backend's "port unreachable" finds its flow in the reply direction) is looked
+//!    up. On a hit the flow is refreshed and the packet rewritten: DNAT (+ SNAT) in the original
+//!    direction, the reverse ([`Rewrite::reply`]) for replies. Established flows keep their
+//!    backend whatever the snapshot says (SEMANTICS.md §7).
+//! 3. On a miss, only TCP, UDP and SCTP packets can start a flow: the frontend is looked up
+//!    ([`Snapshot::lookup`]: cluster IP, externalIP, LB IP, or NodePort on a NodePort address).
+//!    Not a Service: [`Verdict::Pass`], untouched. An undefined port on a cluster IP:
+//!    [`RejectReason::UndefinedPort`]; an unallocated service-CIDR address:
+//!    [`DropReason::UnallocatedServiceIp`] (§4).
+//! 4. `loadBalancerSourceRanges` ([`DropReason::SourceRange`], §1); no usable endpoint anywhere
+//!    ([`RejectReason::NoEndpoints`], §4); the pool the traffic policy selects for this source
+//!    (§3, §5), empty under a Local policy: [`DropReason::TrafficPolicy`].
+//! 5. ClientIP affinity (§6, [`crate::affinity`]): a live pin to a backend still in the pool is
+//!    used; a pin to a backend that left the pool is deleted; the first choice is Maglev over
+//!    the client address alone. Otherwise Maglev over [`flow_hash`] of the packet's 5-tuple under
+//!    the cluster-wide seed ([`Snapshot::maglev_seed`]): every worker and node agrees.
+//! 6. Masquerade exactly where §5 says: cluster IPs with masquerade-all or from anything but a
+//!    local pod; external frontends always under externalTrafficPolicy Cluster, and under Local
+//!    only from this node (never for external clients, whose address the backend must see);
+//!    always for hairpin (the backend is the client). The SNAT address is the node's primary
+//!    address of the packet's family.
+//! 7. Conntrack insert, then [`nat::apply`]: the destination becomes the backend's address and
+//!    its own port for this Service port (named targetPorts are resolved per endpoint).
+//!
+//! # SNAT source ports (**svcplane**)
+//! kube-proxy lets the kernel pick a random port on a clash (`fully-random`). svcplane keeps the
+//! client's port unless the resulting reply key is already tracked; then it tries, in order,
+//! [`SNAT_PORT_ATTEMPTS`] - 1 ports `1024 + (h + i * 0x9e37_79b9) mod 64512` with `h` the flow
+//! hash of the packet under seed 0 and `i` = 1, 2, ...: a deterministic function of the packet
+//! and the table. When all are taken the packet is dropped ([`DropReason::FlowClash`]).
+//! A flow that is not masqueraded and whose reply key is already tracked (the same client port
+//! reaching the same backend through two frontends) is dropped the same way. The worker sees
+//! only Service flows: a connection the node itself opened directly to a backend from the same
+//! address and port is invisible to it, so keep masquerade addresses' ephemeral port range in
+//! mind (Linux's conntrack sees both and avoids that clash).
+//!
+//! # Snapshot switches
+//! Call [`Worker::on_snapshot`] with each new snapshot, before processing packets with it: UDP
+//! flows whose backend is no longer a serving endpoint of a Service port that has one are
+//! removed (the next packet is balanced again), and so are UDP flows to a frontend that is gone;
+//! TCP flows are kept (§7). SCTP flows are kept too unless [`WorkerConfig::clean_sctp`].
+//! Affinity pins to backends that left are deleted when next used.
+//!
+//! # Guarantees and limits
+//! - `process` allocates nothing, takes no lock and cannot panic; its cost does not depend on
+//!   the number of Services or flows. Endpoints count only for an affinity pin's check
+//!   (a binary search in the pool).
+//! - Replies must reach the worker that saw the request (symmetric RSS or the caller's
+//!   steering): each worker has its own flow table.
+//! - [`write_port_unreachable`] writes the ICMP / ICMPv6 answer to a [`Verdict::Reject`] into
+//!   a caller buffer. Left out for now: the TCP RST option, and IP fragment tracking: a
+//!   first fragment is handled like a whole packet, a later fragment addressed to a service
+//!   address is dropped ([`DropReason::Fragment`]) and any other passes.
+
+use core::fmt;
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use crate::affinity::{self, Affinity, AffinityStats};
+use crate::conntrack::{self, Conntrack, Direction, Flow, FlowId, FlowKey, Timeouts};
+use crate::hash::flow_hash;
+use crate::maglev::ip_key;
+use crate::model::{IpFamily, ObjectRef, Protocol, TrafficPolicy};
+use crate::nat::{self, Family, Kind, Parsed, Rewrite, Tuple};
+use crate::select::{Pool, Traffic};
+use crate::snapshot::{FrontendKind, Lookup, PlanBackend, PortPlan, Snapshot, Source};
+
+/// Most packets [`Worker::process_burst`] handles in one call.
+pub const MAX_BURST: usize = 64;
+
+/// SNAT ports tried for a masqueraded flow (the client's own first).
+pub const SNAT_PORT_ATTEMPTS: u32 = 8;
+
+/// Where a packet entered, as far as SEMANTICS.md §5 cares.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Ingress {
+    /// Classify by the source address ([`Snapshot::source_class`]): a node address is this
+    /// node, an address in a cluster CIDR a pod, anything else external.
+    #[default]
+    Auto,
+    /// From a pod (the caller knows, e.g. from the interface).
+    Pod,
+    /// From this node itself.
+    Node,
+    /// From outside the cluster.
+    External,
+}
+
+/// What the caller knows about a packet besides its bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Meta {
+    /// The caller's monotonic clock, in nanoseconds.
+    pub now_ns: u64,
+    /// Where the packet came from.
+    pub ingress: Ingress,
+}
+
+impl Meta {
+    /// A packet seen at `now_ns`, classified by its source address.
+    pub fn new(now_ns: u64) -> Self {
+        Meta {
+            now_ns,
+            ingress: Ingress::Auto,
+        }
+    }
+
+    /// This meta with `ingress`.
+    pub fn with_ingress(mut self, ingress: Ingress) -> Self {
+        self.ingress = ingress;
+        self
+    }
+
+    fn now(&self) -> u32 {
+        u32::try_from(self.now_ns / 1_000_000_000).unwrap_or(u32::MAX)
+    }
+}
+
+/// Why a packet was dropped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DropReason {
+    /// A new connection to a load-balancer IP from outside its `loadBalancerSourceRanges`.
+    SourceRange,
+    /// The traffic policy (Local) selects the node-local pool and it is empty.
+    TrafficPolicy,
+    /// An address inside a service CIDR that no Service holds.
+    UnallocatedServiceIp,
+    /// A non-first IP fragment addressed to a service address (fragments are not tracked).
+    Fragment,
+    /// The packet must be masqueraded but the node has no address of its family (or the
+    /// worker already knows [`conntrack::MAX_SNAT_ADDRS`] others).
+    NoMasqueradeAddress,
+    /// The flow's reply key is taken and no free SNAT port was found.
+    FlowClash,
+}
+
+impl DropReason {
+    /// The number of reasons.
+    pub const COUNT: usize = 6;
+    /// Every reason, in counter order.
+    pub const ALL: [DropReason; Self::COUNT] = [
+        Self::SourceRange,
+        Self::TrafficPolicy,
+        Self::UnallocatedServiceIp,
+        Self::Fragment,
+        Self::NoMasqueradeAddress,
+        Self::FlowClash,
+    ];
+
+    /// This reason's index in [`Counters::drop`].
+    pub const fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Why a new connection was rejected (the caller answers with ICMP port unreachable).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RejectReason {
+    /// The Service port has no usable endpoint anywhere.
+    NoEndpoints,
+    /// A cluster IP on a port/protocol its Service does not define.
+    UndefinedPort,
+}
+
+impl RejectReason {
+    /// The number of reasons.
+    pub const COUNT: usize = 2;
+    /// Every reason, in counter order.
+    pub const ALL: [RejectReason; Self::COUNT] = [Self::NoEndpoints, Self::UndefinedPort];
+
+    /// This reason's index in [`Counters::reject`].
+    pub const fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// What to do with a packet.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Verdict {
+    /// Rewritten for a Service: send it on.
+    Forward,
+    /// Not Service traffic: untouched, handle it as if svcplane were not there.
+    #[default]
+    Pass,
+    /// Drop it.
+    Drop(DropReason),
+    /// Reject it (ICMP / ICMPv6 port unreachable).
+    Reject(RejectReason),
+    /// Malformed (or a rewrite that does not fit it): untouched.
+    Invalid,
+}
+
+/// The rule that decided a packet's verdict (DESIGN.md invariant 8), as [`Worker::explain`]
+/// reports it. (`process` alone can also end in [`DropReason::FlowClash`]: `explain` does not
+/// run the SNAT port search.)
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Rule {
+    /// The packet could not be parsed (or rewritten).
+    Malformed,
+    /// Not addressed to a Service frontend.
+    NotService,
+    /// A tracked flow, in this direction.
+    ConntrackHit(Direction),
+    /// A non-first fragment.
+    Fragment,
+    /// An unallocated service-CIDR address.
+    UnallocatedServiceIp,
+    /// An undefined port on a cluster IP.
+    UndefinedPort,
+    /// No usable endpoint anywhere.
+    NoEndpoints,
+    /// Outside `loadBalancerSourceRanges`.
+    SourceRange,
+    /// The traffic policy's node-local pool is empty.
+    TrafficPolicy,
+    /// ClientIP affinity: a live pin.
+    AffinityPin,
+    /// ClientIP affinity: no usable pin, Maglev over the client address.
+    AffinityFirstChoice,
+    /// Maglev over the flow hash.
+    Maglev,
+    /// No masquerade address of the packet's family.
+    NoMasqueradeAddress,
+}
+
+/// What [`Worker::explain`] says about a packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Explanation<'s> {
+    /// The verdict `process` would return now.
+    pub verdict: Verdict,
+    /// The rule that decided it.
+    pub rule: Rule,
+    /// How the packet reached a Service, for a new connection.
+    pub frontend: Option<FrontendKind>,
+    /// The Service, for a new connection.
+    pub service: Option<&'s ObjectRef>,
+    /// The Service port's name, for a new connection.
+    pub port_name: Option<&'s str>,
+    /// The pool balanced over, for a new connection.
+    pub pool: Option<Pool>,
+    /// The backend address and port (of the new or tracked flow).
+    pub backend: Option<(IpAddr, u16)>,
+    /// The masquerade address and port, when the flow is (or would be) masqueraded; a new
+    /// flow's port is the client's (the clash check is not run).
+    pub snat: Option<(IpAddr, u16)>,
+}
+
+/// Packets and bytes (whole buffers as handed in).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct PacketCount {
+    /// Packets.
+    pub packets: u64,
+    /// Bytes.
+    pub bytes: u64,
+}
+
+impl PacketCount {
+    fn add(&mut self, bytes: usize) {
+        self.packets += 1;
+        self.bytes += bytes as u64;
+    }
+}
+
+/// A worker's counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Counters {
+    /// [`Verdict::Forward`].
+    pub forward: PacketCount,
+    /// [`Verdict::Pass`].
+    pub pass: PacketCount,
+    /// [`Verdict::Invalid`].
+    pub invalid: PacketCount,
+    /// [`Verdict::Drop`], by [`DropReason::index`].
+    pub drop: [PacketCount; DropReason::COUNT],
+    /// [`Verdict::Reject`], by [`RejectReason::index`].
+    pub reject: [PacketCount; RejectReason::COUNT],
+    /// The flow table's counters (created, evicted, expired, removed).
+    pub flows: conntrack::Stats,
+    /// Flows removed by [`Worker::on_snapshot`] (also counted in `flows.removed`).
+    pub flows_flushed: u64,
+    /// The affinity table's counters.
+    pub affinity: AffinityStats,
+}
+
+impl Counters {
+    /// The count of drops for `reason`.
+    pub fn dropped(&self, reason: DropReason) -> PacketCount {
+        self.drop.get(reason.index()).copied().unwrap_or_default()
+    }
+
+    /// The count of rejects for `reason`.
+    pub fn rejected(&self, reason: RejectReason) -> PacketCount {
+        self.reject.get(reason.index()).copied().unwrap_or_default()
+    }
+}
+
+/// A worker's sizes and seeds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct WorkerConfig {
+    /// Flow-table capacity (SEMANTICS.md §7: kube-proxy sizes max(32768 × cores, 131072)).
+    pub flows: usize,
+    /// Affinity-table capacity.
+    pub affinity_entries: usize,
+    /// The flow and affinity tables' hash seed: random per process (DESIGN.md invariant 6).
+    /// It never influences backend choice.
+    pub conntrack_seed: u64,
+    /// Flow timeouts.
+    pub timeouts: Timeouts,
+    /// Clean SCTP flows like UDP ones on snapshot switches (kube-proxy does not).
+    pub clean_sctp: bool,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            flows: 131_072,
+            affinity_entries: 16_384,
+            conntrack_seed: 0,
+            timeouts: Timeouts::default(),
+            clean_sctp: false,
+        }
+    }
+}
+
+/// Why a worker could not be created.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Error {
+    /// The flow table's size.
+    Conntrack(conntrack::Error),
+    /// The affinity table's size.
+    Affinity(affinity::Error),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Conntrack(e) => write!(f, "flow table: {e}"),
+            Error::Affinity(e) => write!(f, "affinity table: {e}"),
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for Error {}
+
+/// A new connection's decision (before any state changes).
+#[derive(Clone, Copy, Debug)]
+struct Choice<'s> {
+    plan: &'s PortPlan,
+    kind: FrontendKind,
+    pool: Pool,
+    backend: &'s PlanBackend,
+    snat: Option<IpAddr>,
+    rule: Rule,
+    /// (port id, timeout, a stale pin to delete) for an affinity port.
+    affinity: Option<(u64, u32, bool)>,
+}
+
+/// A per-core worker: the flow table, the affinity table and the counters. See the module docs.
+/// [`process`](Self::process) takes `&mut self`: one worker per core, no sharing, no locks.
+pub struct Worker {
+    conntrack: Conntrack,
+    affinity: Affinity,
+    snat_addrs: [IpAddr; conntrack::MAX_SNAT_ADDRS],
+    snat_count: usize,
+    counters: Counters,
+    clean_sctp: bool,
+}
+
+impl fmt::Debug for Worker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Worker")
+            .field("conntrack", &self.conntrack)
+            .field("affinity", &self.affinity)
+            .field("counters", &self.counters)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Worker {
+    /// A worker with tables of the configured sizes: everything it will ever use is allocated
+    /// here.
+    pub fn new(config: WorkerConfig) -> Result<Worker, Error> {
+        let conntrack = Conntrack::new(config.flows, config.conntrack_seed, config.timeouts)
+            .map_err(Error::Conntrack)?;
+        let affinity = Affinity::new(
+            config.affinity_entries,
+            config.conntrack_seed.rotate_left(17),
+        )
+        .map_err(Error::Affinity)?;
+        Ok(Worker {
+            conntrack,
+            affinity,
+            snat_addrs: [IpAddr::V4(Ipv4Addr::UNSPECIFIED); conntrack::MAX_SNAT_ADDRS],
+            snat_count: 0,
+            counters: Counters::default(),
+            clean_sctp: config.clean_sctp,
+        })
+    }
+
+    /// The flow table (read-only: for tests, debugging and statistics).
+    pub fn conntrack(&self) -> &Conntrack {
+        &self.conntrack
+    }
+
+    /// The affinity table (read-only).
+    pub fn affinity(&self) -> &Affinity {
+        &self.affinity
+    }
+
+    /// The counters, with the flow and affinity tables' own.
+    pub fn counters(&self) -> Counters {
+        let mut c = self.counters;
+        c.flows = self.conntrack.stats();
+        c.affinity = self.affinity.stats();
+        c
+    }
+
+    /// Removes up to `max` flows expired at `now_ns` (see [`Conntrack::expire`]). Call it
+    /// regularly, between bursts.
+    pub fn expire(&mut self, now_ns: u64, max: usize) -> usize {
+        self.conntrack.expire(Meta::new(now_ns).now(), max)
+    }
+
+    /// Applies SEMANTICS.md §7 for a new snapshot (see the module docs): removes UDP (and, if
+    /// configured, SCTP) flows whose backend is no longer a serving endpoint of a Service port
+    /// that has one, or whose frontend is gone. Returns how many. O(flows): call it between
+    /// bursts, when switching to `snap`.
+    pub fn on_snapshot(&mut self, snap: &Snapshot) -> usize {
+        let clean_sctp = self.clean_sctp;
+        let removed = self.conntrack.retain(|f| keep_flow(snap, f, clean_sctp));
+        self.counters.flows_flushed += removed as u64;
+        removed
+    }
+
+    /// Processes one packet (an IP header first) against `snap`: decides, rewrites in place,
+    /// and counts. See the module docs.
+    pub fn process(&mut self, snap: &Snapshot, pkt: &mut [u8], meta: &Meta) -> Verdict {
+        let len = pkt.len();
+        let verdict = self.process_inner(snap, pkt, meta);
+        let c = &mut self.counters;
+        match verdict {
+            Verdict::Forward => c.forward.add(len),
+            Verdict::Pass => c.pass.add(len),
+            Verdict::Invalid => c.invalid.add(len),
+            Verdict::Drop(r) => {
+                if let Some(x) = c.drop.get_mut(r.index()) {
+                    x.add(len);
+                }
+            }
+            Verdict::Reject(r) => {
+                if let Some(x) = c.reject.get_mut(r.index()) {
+                    x.add(len);
+                }
+            }
+        }
+        verdict
+    }
+
+    /// Processes up to [`MAX_BURST`] packets, all with `meta`, writing verdict `i` for packet
+    /// `i`. Handles `min(packets, verdicts, MAX_BURST)` packets and returns that number.
+    pub fn process_burst(
+        &mut self,
+        snap: &Snapshot,
+        packets: &mut [&mut [u8]],
+        meta: &Meta,
+        verdicts: &mut [Verdict],
+    ) -> usize {
+        let mut n = 0;
+        for (pkt, v) in packets.iter_mut().zip(verdicts.iter_mut()).take(MAX_BURST) {
+            *v = self.process(snap, pkt, meta);
+            n += 1;
+        }
+        n
+    }
+
+    /// What [`process`](Self::process) would do with `pkt` now, and the rule that decides it,
+    /// without changing any state or the packet.
+    pub fn explain<'s>(&self, snap: &'s Snapshot, pkt: &[u8], meta: &Meta) -> Explanation<'s> {
+        let mut e = Explanation {
+            verdict: Verdict::Invalid,
+            rule: Rule::Malformed,
+            frontend: None,
+            service: None,
+            port_name: None,
+            pool: None,
+            backend: None,
+            snat: None,
+        };
+        let Ok(p) = nat::parse(pkt) else {
+            return e;
+        };
+        let now = meta.now();
+        let key = match flow_key(snap, &p) {
+            Ok(k) => k,
+            Err(v) => {
+                e.verdict = v;
+                e.rule = match v {
+                    Verdict::Drop(_) => Rule::Fragment,
+                    _ => Rule::NotService,
+                };
+                return e;
+            }
+        };
+        if let Some((id, dir)) = self.conntrack.peek(&key, now) {
+            if let Some(flow) = self.conntrack.get(id) {
+                e.verdict = Verdict::Forward;
+                e.rule = Rule::ConntrackHit(dir);
+                e.backend = Some((addr_of(&flow.backend, p.family), flow.backend_port));
+                e.snat = self.snat_addr_of(flow).map(|a| (a, flow.snat_port));
+                return e;
+            }
+        }
+        if p.kind != Kind::Ports {
+            e.verdict = Verdict::Pass;
+            e.rule = Rule::NotService;
+            return e;
+        }
+        match self.decide(snap, &p.tuple, meta.ingress, now) {
+            Ok(c) => {
+                e.verdict = Verdict::Forward;
+                e.rule = c.rule;
+                e.frontend = Some(c.kind);
+                e.service = Some(c.plan.service());
+                e.port_name = Some(c.plan.name());
+                e.pool = Some(c.pool);
+                e.backend = Some((c.backend.address, c.backend.port));
+                e.snat = c.snat.map(|a| (a, p.tuple.src_port));
+            }
+            Err((v, rule)) => {
+                e.verdict = v;
+                e.rule = rule;
+            }
+        }
+        e
+    }
+
+    fn process_inner(&mut self, snap: &Snapshot, pkt: &mut [u8], meta: &Meta) -> Verdict {
+        let Ok(p) = nat::parse(pkt) else {
+            return Verdict::Invalid;
+        };
+        let now = meta.now();
+        let key = match flow_key(snap, &p) {
+            Ok(k) => k,
+            Err(v) => return v,
+        };
+        if let Some((id, dir)) = self.conntrack.lookup(&key, now) {
+            return self.established(pkt, &p, id, dir, now);
+        }
+        if p.kind != Kind::Ports {
+            // ICMP not belonging to a tracked flow: Services carry TCP, UDP and SCTP only.
+            return Verdict::Pass;
+        }
+        match self.decide(snap, &p.tuple, meta.ingress, now) {
+            Ok(choice) => self.create(pkt, &p, &choice, now),
+            Err((v, _)) => v,
+        }
+    }
+
+    /// A packet of a tracked flow.
+    fn established(
+        &mut self,
+        pkt: &mut [u8],
+        p: &Parsed,
+        id: FlowId,
+        dir: Direction,
+        now: u32,
+    ) -> Verdict {
+        let Some(flow) = self.conntrack.get(id).copied() else {
+            return Verdict::Pass;
+        };
+        let family = p.family;
+        let mut fwd = Rewrite::dnat(addr_of(&flow.backend, family), flow.backend_port);
+        if flow.snat != 0 {
+            let Some(addr) = self.snat_addr_of(&flow) else {
+                return Verdict::Invalid;
+            };
+            fwd = fwd.with_snat(addr, flow.snat_port);
+        }
+        let rw = match dir {
+            Direction::Original => fwd,
+            Direction::Reply => fwd.reply(&tuple_of(&flow.key, family)),
+        };
+        if nat::apply(pkt, p, &rw).is_err() {
+            return Verdict::Invalid;
+        }
+        if p.kind != Kind::IcmpError {
+            self.conntrack.touch(id, dir, p.tcp_flags, now);
+        }
+        Verdict::Forward
+    }
+
+    fn snat_addr_of(&self, flow: &Flow) -> Option<IpAddr> {
+        let i = usize::from(flow.snat).checked_sub(1)?;
+        self.snat_addrs.get(..self.snat_count)?.get(i).copied()
+    }
+
+    /// The index of `addr` among the table's SNAT addresses, adding it when new (indices of
+    /// tracked flows never change).
+    fn snat_index(&mut self, addr: IpAddr) -> Option<u8> {
+        let known = self.snat_addrs.get(..self.snat_count)?;
+        if let Some(i) = known.iter().position(|a| *a == addr) {
+            return u8::try_from(i).ok();
+        }
+        let slot = self.snat_addrs.get_mut(self.snat_count)?;
+        *slot = addr;
+        let all = self.snat_addrs.get(..self.snat_count + 1)?;
+        self.conntrack.set_snat_addrs(all).ok()?;
+        self.snat_count += 1;
+        u8::try_from(self.snat_count - 1).ok()
+    }
+
+    /// Decides a new connection without changing anything: the chosen backend, or the verdict
+    /// and rule that stop it.
+    fn decide<'s>(
+        &self,
+        snap: &'s Snapshot,
+        t: &Tuple,
+        ingress: Ingress,
+        now: u32,
+    ) -> Result<Choice<'s>, (Verdict, Rule)> {
+        let protocol = match t.protocol {
+            6 => Protocol::Tcp,
+            17 => Protocol::Udp,
+            132 => Protocol::Sctp,
+            _ => return Err((Verdict::Pass, Rule::NotService)),
+        };
+        let frontend = match snap.lookup(protocol, t.dst, t.dst_port) {
+            Lookup::Frontend(f) => f,
+            Lookup::UndefinedPort(_) => {
+                return Err((
+                    Verdict::Reject(RejectReason::UndefinedPort),
+                    Rule::UndefinedPort,
+                ))
+            }
+            Lookup::UnallocatedServiceIp => {
+                return Err((
+                    Verdict::Drop(DropReason::UnallocatedServiceIp),
+                    Rule::UnallocatedServiceIp,
+                ))
+            }
+            Lookup::NotService => return Err((Verdict::Pass, Rule::NotService)),
+        };
+        let (plan, kind) = (frontend.plan(), frontend.kind());
+        if !plan.source_allowed(kind, t.src) {
+            return Err((Verdict::Drop(DropReason::SourceRange), Rule::SourceRange));
+        }
+        if plan.rejects_new_connections() {
+            return Err((
+                Verdict::Reject(RejectReason::NoEndpoints),
+                Rule::NoEndpoints,
+            ));
+        }
+        let source = match ingress {
+            Ingress::Auto => snap.source_class(t.src),
+            Ingress::Pod => Source::Pod,
+            Ingress::Node => Source::Node,
+            Ingress::External => Source::External,
+        };
+        let no_pool = (
+            Verdict::Drop(DropReason::TrafficPolicy),
+            Rule::TrafficPolicy,
+        );
+        let pool = plan.pool_for(kind, source).ok_or(no_pool)?;
+        if plan.pool(pool).is_empty() {
+            return Err(no_pool);
+        }
+        let (backend, rule, affinity) = match plan.affinity_timeout_seconds() {
+            Some(timeout) => {
+                let id = affinity::port_id(plan);
+                let pin = self.affinity.get(id, t.src, now);
+                match pin.and_then(|k| pool_member(plan, pool, &k)) {
+                    Some(b) => (b, Rule::AffinityPin, Some((id, timeout, false))),
+                    None => {
+                        let h = affinity::client_hash(snap.maglev_seed(), t.src);
+                        let b = plan.pick(pool, h).ok_or(no_pool)?;
+                        (
+                            b,
+                            Rule::AffinityFirstChoice,
+                            Some((id, timeout, pin.is_some())),
+                        )
+                    }
+                }
+            }
+            None => {
+                let h = flow_hash(
+                    snap.maglev_seed(),
+                    &ip_key(t.src),
+                    &ip_key(t.dst),
+                    t.src_port,
+                    t.dst_port,
+                    t.protocol,
+                );
+                (plan.pick(pool, h).ok_or(no_pool)?, Rule::Maglev, None)
+            }
+        };
+        let masquerade = match kind.traffic() {
+            Traffic::Internal => snap.config().masquerade_all || source != Source::Pod,
+            Traffic::External => match plan.external_policy {
+                TrafficPolicy::Cluster => true,
+                TrafficPolicy::Local => source == Source::Node,
+            },
+        } || backend.address == t.src;
+        let snat = if masquerade {
+            let family = match t.src {
+                IpAddr::V4(_) => IpFamily::V4,
+                IpAddr::V6(_) => IpFamily::V6,
+            };
+            let addr = snap.config().primary_ip(family).ok_or((
+                Verdict::Drop(DropReason::NoMasqueradeAddress),
+                Rule::NoMasqueradeAddress,
+            ))?;
+            Some(addr)
+        } else {
+            None
+        };
+        Ok(Choice {
+            plan,
+            kind,
+            pool,
+            backend,
+            snat,
+            rule,
+            affinity,
+        })
+    }
+
+    /// Tracks and rewrites the first packet of a new flow.
+    fn create(&mut self, pkt: &mut [u8], p: &Parsed, c: &Choice<'_>, now: u32) -> Verdict {
+        let t = &p.tuple;
+        let flow = Flow::new(
+            FlowKey::from_tuple(t),
+            c.backend.address,
+            c.backend.port,
+            now,
+        );
+        let mut rw = Rewrite::dnat(c.backend.address, c.backend.port);
+        let inserted = match c.snat {
+            None => self.conntrack.insert(flow),
+            Some(addr) => {
+                let Some(index) = self.snat_index(addr) else {
+                    return Verdict::Drop(DropReason::NoMasqueradeAddress);
+                };
+                let h = flow_hash(
+                    0,
+                    &ip_key(t.src),
+                    &ip_key(t.dst),
+                    t.src_port,
+                    t.dst_port,
+                    t.protocol,
+                );
+                let mut result = Err(conntrack::Error::Exists);
+                for i in 0..SNAT_PORT_ATTEMPTS {
+                    let port = snat_port(t.src_port, h, i);
+                    result = self.conntrack.insert(flow.with_snat(index, port));
+                    if result.is_ok() {
+                        rw = rw.with_snat(addr, port);
+                    }
+                    if !matches!(result, Err(conntrack::Error::Exists)) {
+                        break;
+                    }
+                }
+                result
+            }
+        };
+        let id = match inserted {
+            Ok(id) => id,
+            Err(conntrack::Error::Exists) => return Verdict::Drop(DropReason::FlowClash),
+            Err(_) => return Verdict::Drop(DropReason::NoMasqueradeAddress),
+        };
+        if nat::apply(pkt, p, &rw).is_err() {
+            self.conntrack.remove(id);
+            return Verdict::Invalid;
+        }
+        if let Some((port, timeout, stale)) = c.affinity {
+            if stale {
+                self.affinity.remove(port, t.src);
+            }
+            self.affinity
+                .set(port, t.src, c.backend.address, timeout, now);
+        }
+        Verdict::Forward
+    }
+}
+
+/// Total length of an ICMPv4 error svcplane writes at most (RFC 1812 §4.3.2.3: 576 bytes).
+pub const ICMPV4_ERROR_MAX: usize = 576;
+
+/// Total length of an ICMPv6 error svcplane writes at most (RFC 4443 §2.4: the minimum MTU).
+pub const ICMPV6_ERROR_MAX: usize = 1280;
+
+/// Writes into `out` the ICMP (type 3 code 3) or ICMPv6 (type 1 code 4) "port unreachable"
+/// answer to `pkt`, a TCP, UDP or SCTP packet that got [`Verdict::Reject`]: from the address
+/// `pkt` was sent to, back to its sender, quoting as much of `pkt` as fits in
+/// [`ICMPV4_ERROR_MAX`] / [`ICMPV6_ERROR_MAX`] bytes and in `out`, with every checksum filled
+/// in. Returns the answer's length, or `None` (nothing written that matters) when `pkt` is not
+/// such a packet (never an error about an error, or about a later fragment) or `out` cannot hold
+/// the IP header and the first 8 bytes of the transport header. Allocates nothing.
+pub fn write_port_unreachable(pkt: &[u8], out: &mut [u8]) -> Option<usize> {
+    use crate::wire::checksum::{finish, pseudo_header_v6, sum};
+    let p = nat::parse(pkt).ok()?;
+    if p.kind != Kind::Ports || p.fragment.is_some_and(|f| f.offset != 0) {
+        return None;
+    }
+    let original = pkt.get(..p.end)?;
+    let (hdr, max) = match p.family {
+        Family::V4 => (28, ICMPV4_ERROR_MAX),
+        Family::V6 => (48, ICMPV6_ERROR_MAX),
+    };
+    let quote = original
+        .len()
+        .min(max - hdr)
+        .min(out.len().checked_sub(hdr)?);
+    if quote < original.len().min(p.l4_offset + 8) {
+        return None;
+    }
+    let total = hdr + quote;
+    let out = out.get_mut(..total)?;
+    out.fill(0);
+    out.get_mut(hdr..)?.copy_from_slice(original.get(..quote)?);
+    let len16 = u16::try_from(total).ok()?;
+    match (p.tuple.dst, p.tuple.src) {
+        (IpAddr::V4(from), IpAddr::V4(to)) => {
+            out.get_mut(..20)?.copy_from_slice(&[
+                0x45, 0, 0, 0, 0, 0, 0, 0, 64, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+            ]);
+            out.get_mut(2..4)?.copy_from_slice(&len16.to_be_bytes());
+            out.get_mut(12..16)?.copy_from_slice(&from.octets());
+            out.get_mut(16..20)?.copy_from_slice(&to.octets());
+            let c = finish(sum(out.get(..20)?));
+            out.get_mut(10..12)?.copy_from_slice(&c.to_be_bytes());
+            out.get_mut(20..22)?.copy_from_slice(&[3, 3]);
+            let c = finish(sum(out.get(20..)?));
+            out.get_mut(22..24)?.copy_from_slice(&c.to_be_bytes());
+        }
+        (IpAddr::V6(from), IpAddr::V6(to)) => {
+            let payload = len16.checked_sub(40)?;
+            out.get_mut(..4)?.copy_from_slice(&[0x60, 0, 0, 0]);
+            out.get_mut(4..6)?.copy_from_slice(&payload.to_be_bytes());
+            out.get_mut(6..8)?.copy_from_slice(&[58, 64]);
+            out.get_mut(8..24)?.copy_from_slice(&from.octets());
+            out.get_mut(24..40)?.copy_from_slice(&to.octets());
+            out.get_mut(40..42)?.copy_from_slice(&[1, 4]);
+            let pseudo = pseudo_header_v6(from.octets(), to.octets(), 58, u32::from(payload));
+            let c = finish(pseudo + sum(out.get(40..)?));
+            out.get_mut(42..44)?.copy_from_slice(&c.to_be_bytes());
+        }
+        _ => return None,
+    }
+    Some(total)
+}
+
+/// The SNAT port of attempt `i` (see the module docs).
+fn snat_port(client_port: u16, h: u64, i: u32) -> u16 {
+    if i == 0 {
+        return client_port;
+    }
+    let x = h.wrapping_add(u64::from(i).wrapping_mul(0x9e37_79b9)) % 64_512;
+    // x < 64512, so the sum fits in u16.
+    1024 + x as u16
+}
+
+/// The key a packet's flow is tracked under, or the verdict of a packet that has none.
+fn flow_key(snap: &Snapshot, p: &Parsed) -> Result<FlowKey, Verdict> {
+    match p.kind {
+        Kind::IcmpError => match &p.inner {
+            Some(inner) => Ok(FlowKey::from_tuple(&inner.tuple.reversed())),
+            None => Err(Verdict::Pass),
+        },
+        Kind::Fragment => {
+            // A later fragment has no ports: drop it when it goes to a service address.
+            let proto = match p.tuple.protocol {
+                6 => Protocol::Tcp,
+                17 => Protocol::Udp,
+                132 => Protocol::Sctp,
+                _ => return Err(Verdict::Pass),
+            };
+            match snap.lookup(proto, p.tuple.dst, 0) {
+                Lookup::NotService => Err(Verdict::Pass),
+                _ => Err(Verdict::Drop(DropReason::Fragment)),
+            }
+        }
+        _ => Ok(FlowKey::from_tuple(&p.tuple)),
+    }
+}
+
+/// The backend of `pool` at address key `key`, if it is still a member (binary search: members
+/// are in ascending key order).
+fn pool_member<'s>(plan: &'s PortPlan, pool: Pool, key: &[u8; 16]) -> Option<&'s PlanBackend> {
+    let backends = plan.backends();
+    let members = plan.pool(pool).members();
+    let i = members
+        .binary_search_by_key(key, |&m| {
+            backends
+                .get(m as usize)
+                .map_or([0xff; 16], |b| ip_key(b.address))
+        })
+        .ok()?;
+    backends.get(*members.get(i)? as usize)
+}
+
+/// Whether a flow survives a switch to `snap` (SEMANTICS.md §7).
+fn keep_flow(snap: &Snapshot, f: &Flow, clean_sctp: bool) -> bool {
+    let protocol = match f.key.protocol {
+        17 => Protocol::Udp,
+        132 if clean_sctp => Protocol::Sctp,
+        _ => return true,
+    };
+    let dst = addr_of_key(&f.key.dst);
+    let plan = match snap.lookup(protocol, dst, f.key.dst_port) {
+        Lookup::Frontend(fr) => fr.plan(),
+        _ => return false,
+    };
+    let serving = |b: &&PlanBackend| b.conditions.is_serving();
+    if !plan.backends().iter().any(|b| serving(&b)) {
+        return true;
+    }
+    plan.backends()
+        .iter()
+        .filter(serving)
+        .any(|b| ip_key(b.address) == f.backend && b.port == f.backend_port)
+}
+
+/// A 16-byte address key as an address of `family`.
+fn addr_of(k: &[u8; 16], family: Family) -> IpAddr {
+    match family {
+        Family::V4 => IpAddr::V4(Ipv4Addr::new(k[12], k[13], k[14], k[15])),
+        Family::V6 => IpAddr::V6(Ipv6Addr::from(*k)),
+    }
+}
+
+/// A 16-byte address key as an address: IPv4-mapped keys are IPv4.
+fn addr_of_key(k: &[u8; 16]) -> IpAddr {
+    let v6 = Ipv6Addr::from(*k);
+    match v6.to_ipv4_mapped() {
+        Some(v4) => IpAddr::V4(v4),
+        None => IpAddr::V6(v6),
+    }
+}
+
+/// The tuple of a flow's original key, as addresses of `family`.
+fn tuple_of(k: &FlowKey, family: Family) -> Tuple {
+    Tuple {
+        protocol: k.protocol,
+        src: addr_of(&k.src, family),
+        dst: addr_of(&k.dst, family),
+        src_port: k.src_port,
+        dst_port: k.dst_port,
+    }
+}
