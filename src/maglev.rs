@@ -463,7 +463,10 @@ struct Filler {
 
 /// Speculative cycles (see `Filler::speculative_cycle`) run while more than `m / this` slots
 /// are empty. Only speed depends on this, never the table.
-const SPECULATE_UNTIL_DIV: u32 = 4;
+const SPECULATE_UNTIL_DIV: u32 = 8;
+
+/// Walk steps per pending backend and pass in `speculative_segment`.
+const PASS_WIDTH: usize = 4;
 
 /// Speculative cycles are used only when the cycle's segments are this long on average: the
 /// pending passes of a short segment cost more than the branch misses they save.
@@ -588,7 +591,7 @@ fn speculative_segment(
         *pending.get_mut(np).ok_or(MaglevError::Internal)? = a;
         np += usize::from(taken);
     }
-    // Each pass moves every pending walk one step; a walk ends within m steps because some slot
+    // Each pass moves every pending walk at least one step; a walk ends within m steps as some slot
     // is still empty (the caller keeps more slots empty than a cycle has turns).
     let mut passes = m;
     while np > 0 {
@@ -597,11 +600,24 @@ fn speculative_segment(
         for i in 0..np {
             let a = *pending.get(i).ok_or(MaglevError::Internal)?;
             let p = perm.get_mut(a as usize).ok_or(MaglevError::Internal)?;
-            let c = add_mod(p.cursor, p.skip, m);
-            p.cursor = c;
-            let taken = table.get(c as usize).is_some_and(|&e| e != EMPTY);
+            // Up to PASS_WIDTH steps of the walk per pass, branch-free: the cursor ends on the
+            // first empty slot among them, or on the last (taken) one.
+            let mut c = [0u32; PASS_WIDTH];
+            let mut taken = [false; PASS_WIDTH];
+            let mut x = p.cursor;
+            for (c, t) in c.iter_mut().zip(taken.iter_mut()) {
+                x = add_mod(x, p.skip, m);
+                *c = x;
+                *t = table.get(x as usize).is_some_and(|&e| e != EMPTY);
+            }
+            let mut all_taken = true;
+            for (&c, &t) in c.iter().zip(&taken).rev() {
+                x = if t { x } else { c };
+                all_taken &= t;
+            }
+            p.cursor = x;
             *pending.get_mut(nq).ok_or(MaglevError::Internal)? = a;
-            nq += usize::from(taken);
+            nq += usize::from(all_taken);
         }
         np = nq;
     }
@@ -651,7 +667,7 @@ impl Filler {
     /// So right after a backend takes its slot, its *next* first probe is done at once and only
     /// its outcome recorded: backends whose next slot is already taken go on a pending list,
     /// and at the end of each segment (a run of turns by distinct backends) the pending walks
-    /// are advanced together, one permutation step per pass over the list, branch-free, until
+    /// are advanced together, four permutation steps per pass over the list, branch-free, until
     /// each has reached a slot that is empty. A backend's cursor then points at a slot that
     /// was the first empty one of its walk at some earlier moment; slots only ever fill, so at
     /// its next turn that slot is still its answer if it is still empty (almost always), and
