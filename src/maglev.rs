@@ -54,20 +54,27 @@
 //!
 //! The tests `golden_table_*` pin tables down (their first entries, slot counts and an XXH64 of
 //! the whole table), with values produced by `tools/maglev_reference.py`, an independent Python
-//! implementation of the rules above; `matches_reference_implementation` checks the optimised
-//! builder against a direct transcription of them.
+//! implementation of the rules above; `matches_reference_implementation` and
+//! `speculative_cycles_match_reference` check the optimised builder against a direct
+//! transcription of them.
 //!
 //! # Cost
 //!
 //! Building walks each backend's permutation to its next empty slot: O(M log M) probes in
 //! expectation, cut to O(M log √M) by an endgame that, once only about √(M/2) slots are empty,
-//! finds each turn's slot by arithmetic over the empty slots (same result). Unequal weights add
-//! a sort of at most M turns (or O(M log |A|) heap steps for large, coprime weights). The
-//! populate loop allocates nothing and divides nothing per probe; memory is 2 bytes per slot
-//! plus a few words per backend during the build. At `M = 65537` with 1,000 equal-weight backends
-//! a build takes about 1.0 ms on the 2-core development machine, over 300 times faster than the
-//! `maglev` crate (see `BENCHMARKS.md`). Nothing here panics: every bad input is a
-//! [`MaglevError`].
+//! finds each turn's slot by arithmetic over the empty slots (same result). While more than
+//! M/8 slots are empty and the turn cycle has long runs of distinct backends (64 or more turns
+//! on average: at least 64 equal-weight backends), each turn's next first probe is made right
+//! after it and the walks that need more are advanced together, branch-free, so that turns
+//! rarely end on a mispredicted branch (same result again; see `Filler::speculative_cycle`).
+//! Unequal weights add a sort of at most M turns (or O(M log |A|) heap steps for large, coprime
+//! weights). The populate loop allocates nothing and divides nothing per probe; memory is 2
+//! bytes per slot plus a few words per backend and up to 8 bytes per turn of the replayed
+//! cycle during the build. At `M = 65537` with 1,000 equal-weight backends a build takes about
+//! 0.9 ms on the 2-core development machine (about 1.05 ms before the speculative cycles),
+//! over 500 times faster than the `maglev` crate; the 0.5 ms is not reached (see
+//! `BENCHMARKS.md`).
+//! Nothing here panics: every bad input is a [`MaglevError`].
 
 use alloc::boxed::Box;
 use alloc::collections::BinaryHeap;
@@ -461,6 +468,36 @@ struct Filler {
     endgame_at: u32,
 }
 
+/// Speculative cycles (see `Filler::speculative_cycle`) run while more than `m / this` slots
+/// are empty. Only speed depends on this, never the table.
+const SPECULATE_UNTIL_DIV: u32 = 8;
+
+/// Walk steps per pending backend and pass in `speculative_segment`.
+const PASS_WIDTH: usize = 4;
+
+/// Speculative cycles are used only when the cycle's segments are this long on average: the
+/// pending passes of a short segment cost more than the branch misses they save.
+const SPECULATE_MIN_SEGMENT: usize = 64;
+
+/// Splits a cycle of turns into segments in which no backend has two turns, greedily from the
+/// start: returns each segment's end index. `active` bounds the backend indices.
+fn segment_ends(cycle: &[u32], active: usize) -> Result<Vec<u32>, MaglevError> {
+    // seen[a] = 1 + the index of the segment in which `a` last had a turn (0 = none yet).
+    let mut seen = vec![0u32; active];
+    let mut ends = Vec::new();
+    let mut current = 1u32;
+    for (i, &a) in cycle.iter().enumerate() {
+        let s = seen.get_mut(a as usize).ok_or(MaglevError::Internal)?;
+        if *s == current {
+            ends.push(u32::try_from(i).map_err(|_| MaglevError::Internal)?);
+            current += 1;
+        }
+        *s = current;
+    }
+    ends.push(u32::try_from(cycle.len()).map_err(|_| MaglevError::Internal)?);
+    Ok(ends)
+}
+
 /// Number of empty slots at which population switches from probing to the endgame. Probing for
 /// one of `k` empty slots costs about `m / k` probes; the endgame costs `k` multiply-mods per
 /// turn. Only speed depends on this, never the table.
@@ -542,6 +579,58 @@ fn probe(p: &mut Perm, table: &mut [u16], m: u32) -> Result<(), MaglevError> {
     Ok(())
 }
 
+/// The turns of one segment (distinct backends) of [`Filler::speculative_cycle`]: each takes its
+/// slot, then its next first probe is made at once; the backends whose next slot is already
+/// taken are then walked on together until each cursor is at a slot that is empty.
+#[inline(never)]
+fn speculative_segment(
+    perm: &mut [Perm],
+    table: &mut [u16],
+    m: u32,
+    segment: &[u32],
+    pending: &mut [u32],
+) -> Result<(), MaglevError> {
+    let mut np = 0usize;
+    for &a in segment {
+        let p = perm.get_mut(a as usize).ok_or(MaglevError::Internal)?;
+        probe(p, table, m)?;
+        let taken = table.get(p.cursor as usize).is_some_and(|&e| e != EMPTY);
+        *pending.get_mut(np).ok_or(MaglevError::Internal)? = a;
+        np += usize::from(taken);
+    }
+    // Each pass moves every pending walk at least one step; a walk ends within m steps as some slot
+    // is still empty (the caller keeps more slots empty than a cycle has turns).
+    let mut passes = m;
+    while np > 0 {
+        passes = passes.checked_sub(1).ok_or(MaglevError::Internal)?;
+        let mut nq = 0usize;
+        for i in 0..np {
+            let a = *pending.get(i).ok_or(MaglevError::Internal)?;
+            let p = perm.get_mut(a as usize).ok_or(MaglevError::Internal)?;
+            // Up to PASS_WIDTH steps of the walk per pass, branch-free: the cursor ends on the
+            // first empty slot among them, or on the last (taken) one.
+            let mut c = [0u32; PASS_WIDTH];
+            let mut taken = [false; PASS_WIDTH];
+            let mut x = p.cursor;
+            for (c, t) in c.iter_mut().zip(taken.iter_mut()) {
+                x = add_mod(x, p.skip, m);
+                *c = x;
+                *t = table.get(x as usize).is_some_and(|&e| e != EMPTY);
+            }
+            let mut all_taken = true;
+            for (&c, &t) in c.iter().zip(&taken).rev() {
+                x = if t { x } else { c };
+                all_taken &= t;
+            }
+            p.cursor = x;
+            *pending.get_mut(nq).ok_or(MaglevError::Internal)? = a;
+            nq += usize::from(all_taken);
+        }
+        np = nq;
+    }
+    Ok(())
+}
+
 impl Filler {
     /// Replays `cycle` (active backend indices, one per turn) until the table is full.
     fn replay(&mut self, cycle: &[u32]) -> Result<(), MaglevError> {
@@ -549,9 +638,19 @@ impl Filler {
         if len == 0 {
             return Err(MaglevError::Internal);
         }
-        // Whole cycles, without per-turn bookkeeping, while they stay clear of the endgame.
         let m = self.m;
-        while self.remaining >= self.endgame_at.saturating_add(len) {
+        let clear = self.endgame_at.saturating_add(len);
+        // While the table is mostly empty: whole cycles with each turn's first probe done ahead
+        // of time (see `speculative_cycle`), if the cycle's segments are long enough to pay.
+        let ends = segment_ends(cycle, self.perm.len())?;
+        if cycle.len() >= SPECULATE_MIN_SEGMENT * ends.len() {
+            let mut pending = vec![0u32; cycle.len()];
+            while self.remaining >= clear.max(m / SPECULATE_UNTIL_DIV) {
+                self.speculative_cycle(cycle, &ends, &mut pending)?;
+            }
+        }
+        // Whole cycles, without per-turn bookkeeping, while they stay clear of the endgame.
+        while self.remaining >= clear {
             for &a in cycle {
                 let p = self.perm.get_mut(a as usize).ok_or(MaglevError::Internal)?;
                 probe(p, &mut self.table, m)?;
@@ -566,6 +665,40 @@ impl Filler {
                 }
             }
         }
+    }
+
+    /// One whole cycle of turns, taking the data-dependent branch out of most of them.
+    ///
+    /// When most slots are empty, a turn's first probe usually succeeds, but whether it does is
+    /// a coin toss for the branch predictor, and each miss costs about as much as the turn.
+    /// So right after a backend takes its slot, its *next* first probe is done at once and only
+    /// its outcome recorded: backends whose next slot is already taken go on a pending list,
+    /// and at the end of each segment (a run of turns by distinct backends) the pending walks
+    /// are advanced together, four permutation steps per pass over the list, branch-free, until
+    /// each has reached a slot that is empty. A backend's cursor then points at a slot that
+    /// was the first empty one of its walk at some earlier moment; slots only ever fill, so at
+    /// its next turn that slot is still its answer if it is still empty (almost always), and
+    /// otherwise `probe` walks on from it. The table is exactly the one of plain turns.
+    fn speculative_cycle(
+        &mut self,
+        cycle: &[u32],
+        ends: &[u32],
+        pending: &mut [u32],
+    ) -> Result<(), MaglevError> {
+        let mut start = 0usize;
+        for &end in ends {
+            let segment = cycle
+                .get(start..end as usize)
+                .ok_or(MaglevError::Internal)?;
+            start = end as usize;
+            speculative_segment(&mut self.perm, &mut self.table, self.m, segment, pending)?;
+            let filled = u32::try_from(segment.len()).map_err(|_| MaglevError::Internal)?;
+            self.remaining = self
+                .remaining
+                .checked_sub(filled)
+                .ok_or(MaglevError::Internal)?;
+        }
+        Ok(())
     }
 
     /// Active backend `a` takes its next slot. Returns `Ok(true)` when the table is full.
@@ -930,6 +1063,34 @@ mod tests {
         // And a prime that is not in the list.
         let t = Maglev::build_with_size(&b, 11, 1009).unwrap();
         assert_eq!(t.table(), &reference(&b, 11, 1009)[..]);
+    }
+
+    /// Sets large enough for the speculative cycles (segments of 64 or more turns by distinct
+    /// backends), equal and weighted, give exactly the reference table.
+    #[test]
+    fn speculative_cycles_match_reference() {
+        let mut weighted = pods(150, 21);
+        for (i, x) in weighted.iter_mut().enumerate() {
+            x.weight = 1 + i as u32 % 3;
+        }
+        let mut zeros = pods(130, 22);
+        for (i, x) in zeros.iter_mut().enumerate() {
+            x.weight = u32::from(i % 7 != 0);
+        }
+        for (b, m, seed) in [
+            (pods(64, 20), 4093u32, 1u64),
+            (pods(200, 23), 8191, 2),
+            (weighted, 8191, 3),
+            (zeros, 2039, 4),
+        ] {
+            let t = Maglev::build_with_size(&b, seed, m).unwrap();
+            assert_eq!(
+                t.table(),
+                &reference(&b, seed, m)[..],
+                "n {} m {m}",
+                b.len()
+            );
+        }
     }
 
     // Golden tables. Produced by tools/maglev_reference.py, an independent Python
