@@ -86,6 +86,17 @@ impl FlowKey {
     }
 }
 
+/// Key equality as two 128-bit and one 40-bit comparison (the derived `==` compares the
+/// address arrays through a `memcmp` call on the lookup path).
+#[inline]
+fn same_key(a: &FlowKey, b: &FlowKey) -> bool {
+    u128::from_ne_bytes(a.src) == u128::from_ne_bytes(b.src)
+        && u128::from_ne_bytes(a.dst) == u128::from_ne_bytes(b.dst)
+        && a.src_port == b.src_port
+        && a.dst_port == b.dst_port
+        && a.protocol == b.protocol
+}
+
 /// Which way a packet goes relative to the flow's first packet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Direction {
@@ -605,7 +616,7 @@ impl Conntrack {
                 let t = slot.tag as usize - 1;
                 let (entry, reply) = (t / 2, t % 2 == 1);
                 if let Some(k) = self.key_of(entry, reply) {
-                    if k == *key {
+                    if same_key(&k, key) {
                         let dir = if reply {
                             Direction::Reply
                         } else {
