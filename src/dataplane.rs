@@ -54,9 +54,13 @@
 //! - Replies must reach the worker that saw the request (symmetric RSS or the caller's
 //!   steering): each worker has its own flow table.
 //! - [`write_port_unreachable`] writes the ICMP / ICMPv6 answer to a [`Verdict::Reject`] into
-//!   a caller buffer. Left out for now: the TCP RST option, and IP fragment tracking: a
-//!   first fragment is handled like a whole packet, a later fragment addressed to a service
-//!   address is dropped ([`DropReason::Fragment`]) and any other passes.
+//!   a caller buffer. Left out for now: the TCP RST option.
+//! - IP fragments: a first fragment is decided like a whole packet, and where it went (its new
+//!   addresses) is remembered for [`FRAGMENT_TIMEOUT`] seconds in a fixed table
+//!   ([`WorkerConfig::fragments`]); later fragments of the same datagram (same addresses,
+//!   protocol and identification) get the same address rewrite. A later fragment that arrives
+//!   before its first fragment, or after the entry was reused or expired, is dropped when it
+//!   is addressed to a Service ([`DropReason::Fragment`]) and passed otherwise.
 
 use core::fmt;
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -69,6 +73,10 @@ use crate::model::{IpFamily, ObjectRef, Protocol, TrafficPolicy};
 use crate::nat::{self, Family, Kind, Parsed, Rewrite, Tuple};
 use crate::select::{Pool, Traffic};
 use crate::snapshot::{FrontendKind, Lookup, PlanBackend, PortPlan, Snapshot, Source};
+
+mod fragments;
+pub use fragments::FRAGMENT_TIMEOUT;
+use fragments::{FragKey, Fragments};
 
 /// Most packets [`Worker::process_burst`] handles in one call.
 pub const MAX_BURST: usize = 64;
@@ -205,8 +213,11 @@ pub enum Rule {
     NotService,
     /// A tracked flow, in this direction.
     ConntrackHit(Direction),
-    /// A non-first fragment.
+    /// A non-first fragment of a datagram whose first fragment was not seen.
     Fragment,
+    /// A non-first fragment of a datagram whose first fragment was forwarded: the same
+    /// address rewrite (the backend's port is reported as 0: fragments carry no ports).
+    FragmentOfTracked,
     /// An unallocated service-CIDR address.
     UnallocatedServiceIp,
     /// An undefined port on a cluster IP.
@@ -312,6 +323,10 @@ pub struct WorkerConfig {
     pub timeouts: Timeouts,
     /// Clean SCTP flows like UDP ones on snapshot switches (kube-proxy does not).
     pub clean_sctp: bool,
+    /// Datagrams whose first fragment's rewrite is remembered for their later fragments
+    /// (rounded up to a power of two; 0 turns fragment tracking off, and later fragments to a
+    /// Service are then dropped).
+    pub fragments: usize,
 }
 
 impl Default for WorkerConfig {
@@ -322,6 +337,7 @@ impl Default for WorkerConfig {
             conntrack_seed: 0,
             timeouts: Timeouts::default(),
             clean_sctp: false,
+            fragments: 1_024,
         }
     }
 }
@@ -364,6 +380,7 @@ struct Choice<'s> {
 /// [`process`](Self::process) takes `&mut self`: one worker per core, no sharing, no locks.
 pub struct Worker {
     conntrack: Conntrack,
+    fragments: Fragments,
     affinity: Affinity,
     snat_addrs: [IpAddr; conntrack::MAX_SNAT_ADDRS],
     snat_count: usize,
@@ -394,6 +411,7 @@ impl Worker {
         .map_err(Error::Affinity)?;
         Ok(Worker {
             conntrack,
+            fragments: Fragments::new(config.fragments, config.conntrack_seed.rotate_left(41)),
             affinity,
             snat_addrs: [IpAddr::V4(Ipv4Addr::UNSPECIFIED); conntrack::MAX_SNAT_ADDRS],
             snat_count: 0,
@@ -495,6 +513,15 @@ impl Worker {
             return e;
         };
         let now = meta.now();
+        if p.kind == Kind::Fragment {
+            if let Some((src, dst)) = self.fragments.get(&frag_key(&p), now) {
+                e.verdict = Verdict::Forward;
+                e.rule = Rule::FragmentOfTracked;
+                e.backend = Some((dst, 0));
+                e.snat = (src != p.tuple.src).then_some((src, 0));
+                return e;
+            }
+        }
         let key = match flow_key(snap, &p) {
             Ok(k) => k,
             Err(v) => {
@@ -544,19 +571,50 @@ impl Worker {
             return Verdict::Invalid;
         };
         let now = meta.now();
-        let key = match flow_key(snap, &p) {
+        if p.kind == Kind::Fragment {
+            if let Some((src, dst)) = self.fragments.get(&frag_key(&p), now) {
+                let rw = Rewrite {
+                    src_addr: Some(src),
+                    dst_addr: Some(dst),
+                    ..Rewrite::default()
+                };
+                return match nat::apply(pkt, &p, &rw) {
+                    Ok(()) => Verdict::Forward,
+                    Err(_) => Verdict::Invalid,
+                };
+            }
+        }
+        let verdict = self.process_whole(snap, pkt, &p, meta, now);
+        if verdict == Verdict::Forward && p.fragment.is_some_and(|f| f.offset == 0) {
+            // A first fragment: remember where it went, for the datagram's later fragments.
+            if let Some((src, dst)) = addresses(pkt, p.family) {
+                self.fragments.insert(frag_key(&p), src, dst, now);
+            }
+        }
+        verdict
+    }
+
+    fn process_whole(
+        &mut self,
+        snap: &Snapshot,
+        pkt: &mut [u8],
+        p: &Parsed,
+        meta: &Meta,
+        now: u32,
+    ) -> Verdict {
+        let key = match flow_key(snap, p) {
             Ok(k) => k,
             Err(v) => return v,
         };
         if let Some((id, dir)) = self.conntrack.lookup(&key, now) {
-            return self.established(pkt, &p, id, dir, now);
+            return self.established(pkt, p, id, dir, now);
         }
         if p.kind != Kind::Ports {
             // ICMP not belonging to a tracked flow: Services carry TCP, UDP and SCTP only.
             return Verdict::Pass;
         }
         match self.decide(snap, &p.tuple, meta.ingress, now) {
-            Ok(choice) => self.create(pkt, &p, &choice, now),
+            Ok(choice) => self.create(pkt, p, &choice, now),
             Err((v, _)) => v,
         }
     }
@@ -862,6 +920,28 @@ fn snat_port(client_port: u16, h: u64, i: u32) -> u16 {
     let x = h.wrapping_add(u64::from(i).wrapping_mul(0x9e37_79b9)) % 64_512;
     // x < 64512, so the sum fits in u16.
     1024 + x as u16
+}
+
+/// The datagram identity of a fragment.
+fn frag_key(p: &Parsed) -> FragKey {
+    let ident = p.fragment.map_or(0, |f| f.ident);
+    FragKey::new(p.tuple.src, p.tuple.dst, ident, p.tuple.protocol)
+}
+
+/// The source and destination address fields of the IP packet at the start of `pkt`.
+fn addresses(pkt: &[u8], family: Family) -> Option<(IpAddr, IpAddr)> {
+    match family {
+        Family::V4 => {
+            let s: [u8; 4] = pkt.get(12..16)?.try_into().ok()?;
+            let d: [u8; 4] = pkt.get(16..20)?.try_into().ok()?;
+            Some((IpAddr::from(s), IpAddr::from(d)))
+        }
+        Family::V6 => {
+            let s: [u8; 16] = pkt.get(8..24)?.try_into().ok()?;
+            let d: [u8; 16] = pkt.get(24..40)?.try_into().ok()?;
+            Some((IpAddr::from(s), IpAddr::from(d)))
+        }
+    }
 }
 
 /// The key a packet's flow is tracked under, or the verdict of a packet that has none.

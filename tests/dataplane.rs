@@ -672,3 +672,56 @@ fn bad_sizes_are_errors() {
     assert!(Worker::new(cfg(16, 0)).is_err());
     assert!(Worker::new(cfg(16, 16)).is_ok());
 }
+
+/// IP fragments (issue 4 item 3): the first fragment's decision is remembered, so the later
+/// fragments of the same datagram get the same address rewrite; the reassembled datagram is
+/// exactly the datagram the oracle builds with the new addresses and ports.
+#[test]
+fn later_fragments_follow_their_first_fragment() {
+    use svcplane::dataplane::{Rule, FRAGMENT_TIMEOUT};
+    let snap = seed_snap(0);
+    for (client, masquerade) in [("10.244.1.100", false), ("198.18.0.7", true)] {
+        let mut w = worker(21);
+        let mut s = udp(client, 5353, "10.96.0.10", 53);
+        s.payload = (0..40u8).collect();
+        s.ident = 0x4242;
+        let l4 = s.l4(); // 48 bytes: fragments of 24 + 24
+        let mut first = s.packet_with(&l4[..24], Some((0, true)));
+        let mut later = s.packet_with(&l4[24..], Some((24, false)));
+
+        // A later fragment seen first cannot be matched: dropped, unchanged.
+        let early = later.clone();
+        let mut probe = later.clone();
+        assert_eq!(
+            w.process(&snap, &mut probe, &at(1)),
+            Verdict::Drop(DropReason::Fragment)
+        );
+        assert_eq!(probe, early);
+
+        assert_eq!(w.process(&snap, &mut first, &at(1)), Verdict::Forward);
+        let t = tuple(&first);
+        assert_eq!(t.dst, ip("10.244.1.2"));
+        assert_eq!(t.src == ip("192.168.0.10"), masquerade, "{client}");
+        let e = w.explain(&snap, &later, &at(2));
+        assert_eq!(
+            (e.verdict, e.rule),
+            (Verdict::Forward, Rule::FragmentOfTracked)
+        );
+        assert_eq!(w.process(&snap, &mut later, &at(2)), Verdict::Forward);
+        verify_checksums(&first).unwrap();
+        verify_checksums(&later).unwrap();
+
+        // The oracle's fragments of the translated datagram, byte for byte.
+        let translated = moved(&s, t.src, t.src_port, t.dst, t.dst_port);
+        let tl4 = translated.l4();
+        assert_eq!(first, translated.packet_with(&tl4[..24], Some((0, true))));
+        assert_eq!(later, translated.packet_with(&tl4[24..], Some((24, false))));
+
+        // After the fragment timeout the decision is forgotten.
+        let mut stale = early.clone();
+        assert_eq!(
+            w.process(&snap, &mut stale, &at(1 + u64::from(FRAGMENT_TIMEOUT))),
+            Verdict::Drop(DropReason::Fragment)
+        );
+    }
+}

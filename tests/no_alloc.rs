@@ -108,6 +108,13 @@ fn the_packet_path_allocates_nothing() {
         new_flows.push(spec(6, "192.0.2.1", 10000 + i, "198.51.100.7", 80, 0x02).packet());
         new_flows.push(spec(6, &pod, 10000 + i, "8.8.8.8", 80, 0x02).packet());
         new_flows.push(spec(17, "fd00:10:244:1::100", 10000 + i, "fd00:10:96::a", 53, 0).packet());
+        // A fragmented datagram: first fragment, then the later one (fragment tracking).
+        let mut f = spec(17, &pod, 30000 + i, "10.96.0.10", 53, 0);
+        f.payload = vec![7; 40];
+        f.ident = i;
+        let l4 = f.l4();
+        new_flows.push(f.packet_with(&l4[..24], Some((0, true))));
+        new_flows.push(f.packet_with(&l4[24..], Some((24, false))));
     }
     let mut junk = new_flows[0][..25].to_vec();
     let meta = Meta::new(5_000_000_000);
