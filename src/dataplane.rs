@@ -54,7 +54,8 @@
 //! - Replies must reach the worker that saw the request (symmetric RSS or the caller's
 //!   steering): each worker has its own flow table.
 //! - [`write_port_unreachable`] writes the ICMP / ICMPv6 answer to a [`Verdict::Reject`] into
-//!   a caller buffer. Left out for now: the TCP RST option.
+//!   a caller buffer; [`write_tcp_reset`] writes a TCP reset instead, the option svcplane
+//!   offers for TCP.
 //! - IP fragments: a first fragment is decided like a whole packet, and where it went (its new
 //!   addresses) is remembered for [`FRAGMENT_TIMEOUT`] seconds in a fixed table
 //!   ([`WorkerConfig::fragments`]); later fragments of the same datagram (same addresses,
@@ -909,6 +910,95 @@ pub fn write_port_unreachable(pkt: &[u8], out: &mut [u8]) -> Option<usize> {
         }
         _ => return None,
     }
+    Some(total)
+}
+
+/// Length of the TCP reset [`write_tcp_reset`] writes: an IPv4 (20) or IPv6 (40) header and a
+/// 20-byte TCP header.
+pub const TCP_RESET_LEN_V4: usize = 40;
+
+/// See [`TCP_RESET_LEN_V4`].
+pub const TCP_RESET_LEN_V6: usize = 60;
+
+/// Writes into `out` a TCP reset answering `pkt`, a TCP segment that got [`Verdict::Reject`]
+/// (the option svcplane offers instead of ICMP port unreachable, SEMANTICS.md §4): from the
+/// address and port `pkt` was sent to, back to its sender, built as RFC 9293 §3.10.7.1 says for
+/// a segment to a closed port: if `pkt` has ACK, the reset's sequence number is its
+/// acknowledgment number (flags RST); otherwise sequence 0 and acknowledgment number `pkt`'s
+/// sequence number plus its length (SYN and FIN counting one each), flags RST|ACK. Never
+/// answers a reset. Returns the reset's length, or `None` when `pkt` is not such a segment or
+/// `out` is too short. Allocates nothing.
+pub fn write_tcp_reset(pkt: &[u8], out: &mut [u8]) -> Option<usize> {
+    use crate::wire::checksum::{finish, pseudo_header_v4, pseudo_header_v6, sum};
+    let p = nat::parse(pkt).ok()?;
+    if p.kind != Kind::Ports
+        || p.tuple.protocol != crate::wire::ip_protocol::TCP
+        || p.fragment.is_some()
+    {
+        return None;
+    }
+    let tcp = pkt.get(p.l4_offset..p.end)?;
+    let flags = *tcp.get(13)?;
+    const FIN: u8 = 0x01;
+    const SYN: u8 = 0x02;
+    const RST: u8 = 0x04;
+    const ACK: u8 = 0x10;
+    if flags & RST != 0 {
+        return None;
+    }
+    let word = |at: usize| -> Option<u32> {
+        Some(u32::from_be_bytes(tcp.get(at..at + 4)?.try_into().ok()?))
+    };
+    let data_offset = usize::from(tcp.get(12)? >> 4) * 4;
+    let seg_len = tcp.len().checked_sub(data_offset)? as u32
+        + u32::from(flags & SYN != 0)
+        + u32::from(flags & FIN != 0);
+    let (seq, ack, rflags) = if flags & ACK != 0 {
+        (word(8)?, 0, RST)
+    } else {
+        (0, word(4)?.wrapping_add(seg_len), RST | ACK)
+    };
+    let hdr = match p.family {
+        Family::V4 => 20,
+        Family::V6 => 40,
+    };
+    let total = hdr + 20;
+    let out = out.get_mut(..total)?;
+    out.fill(0);
+    {
+        let t = out.get_mut(hdr..)?;
+        t.get_mut(0..2)?
+            .copy_from_slice(&p.tuple.dst_port.to_be_bytes());
+        t.get_mut(2..4)?
+            .copy_from_slice(&p.tuple.src_port.to_be_bytes());
+        t.get_mut(4..8)?.copy_from_slice(&seq.to_be_bytes());
+        t.get_mut(8..12)?.copy_from_slice(&ack.to_be_bytes());
+        *t.get_mut(12)? = 5 << 4;
+        *t.get_mut(13)? = rflags;
+    }
+    let pseudo = match (p.tuple.dst, p.tuple.src) {
+        (IpAddr::V4(from), IpAddr::V4(to)) => {
+            out.get_mut(..20)?.copy_from_slice(&[
+                0x45, 0, 0, 40, 0, 0, 0x40, 0, 64, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+            ]);
+            out.get_mut(12..16)?.copy_from_slice(&from.octets());
+            out.get_mut(16..20)?.copy_from_slice(&to.octets());
+            let c = finish(sum(out.get(..20)?));
+            out.get_mut(10..12)?.copy_from_slice(&c.to_be_bytes());
+            pseudo_header_v4(from.octets(), to.octets(), 6, 20)
+        }
+        (IpAddr::V6(from), IpAddr::V6(to)) => {
+            out.get_mut(..8)?
+                .copy_from_slice(&[0x60, 0, 0, 0, 0, 20, 6, 64]);
+            out.get_mut(8..24)?.copy_from_slice(&from.octets());
+            out.get_mut(24..40)?.copy_from_slice(&to.octets());
+            pseudo_header_v6(from.octets(), to.octets(), 6, 20)
+        }
+        _ => return None,
+    };
+    let c = finish(pseudo + sum(out.get(hdr..)?));
+    out.get_mut(hdr + 16..hdr + 18)?
+        .copy_from_slice(&c.to_be_bytes());
     Some(total)
 }
 

@@ -725,3 +725,81 @@ fn later_fragments_follow_their_first_fragment() {
         );
     }
 }
+
+/// The TCP reset option for rejects (SEMANTICS.md §4, svcplane's option): RFC 9293 §3.10.7.1
+/// fields, checksums checked by the oracle.
+#[test]
+fn rejected_tcp_gets_a_reset_when_asked() {
+    use svcplane::dataplane::{write_tcp_reset, TCP_RESET_LEN_V4, TCP_RESET_LEN_V6};
+    let snap = seed_snap(0);
+    let mut w = worker(22);
+    let field = |p: &[u8], at: usize| u32::from_be_bytes(p[at..at + 4].try_into().unwrap());
+    let cases = [
+        // (client, frontend, port, flags, verdict, header length)
+        (
+            "10.244.1.100",
+            "10.96.100.50",
+            80,
+            SYN,
+            RejectReason::NoEndpoints,
+            20,
+        ),
+        (
+            "10.244.1.100",
+            "10.96.47.182",
+            81,
+            ACK,
+            RejectReason::UndefinedPort,
+            20,
+        ),
+        (
+            "fd00:10:244:1::100",
+            "fd00:10:96::a",
+            54,
+            SYN,
+            RejectReason::UndefinedPort,
+            40,
+        ),
+    ];
+    for (client, vip, port, flags, reason, hl) in cases {
+        let s = tcp(client, 41000, vip, port, flags);
+        let (v, pkt) = run(&mut w, &snap, &s, &at(1));
+        assert_eq!(v, Verdict::Reject(reason), "{s:?}");
+        assert_eq!(pkt, s.packet(), "a rejected packet is unchanged");
+        let mut out = [0u8; 128];
+        let n = write_tcp_reset(&pkt, &mut out).unwrap();
+        assert_eq!(
+            n,
+            if hl == 20 {
+                TCP_RESET_LEN_V4
+            } else {
+                TCP_RESET_LEN_V6
+            }
+        );
+        let rst = &out[..n];
+        verify_checksums(rst).unwrap();
+        let t = tuple(rst);
+        assert_eq!((t.src, t.src_port), (ip(vip), port));
+        assert_eq!((t.dst, t.dst_port), (ip(client), 41000));
+        let l4 = hl;
+        // The test builder's segments carry seq 0x01020304, ack 0x05060708, an MSS option
+        // and 8 payload bytes.
+        if flags & ACK != 0 {
+            assert_eq!(field(rst, l4 + 4), 0x0506_0708, "seq = the segment's ack");
+            assert_eq!(rst[l4 + 13], 0x04, "RST");
+        } else {
+            assert_eq!(field(rst, l4 + 4), 0);
+            assert_eq!(
+                field(rst, l4 + 8),
+                0x0102_0304 + 8 + 1,
+                "ack = seq + len + SYN"
+            );
+            assert_eq!(rst[l4 + 13], 0x14, "RST|ACK");
+        }
+        // Never a reset to a reset, never for UDP, never into a short buffer.
+        assert_eq!(write_tcp_reset(rst, &mut [0u8; 128]), None);
+        assert_eq!(write_tcp_reset(&pkt, &mut [0u8; 30]), None);
+    }
+    let u = udp("10.244.1.100", 41000, "10.96.100.50", 80).packet();
+    assert_eq!(write_tcp_reset(&u, &mut [0u8; 128]), None);
+}

@@ -1,6 +1,6 @@
 //! The packet path allocates nothing (DESIGN.md invariant 1): a counting global allocator
 //! records every allocation made by this test's thread while counting is on, and `process`,
-//! `process_burst`, `explain`, `on_snapshot`, `expire` and `write_port_unreachable` run under it for new flows,
+//! `process_burst`, `explain`, `on_snapshot`, `expire`, `write_port_unreachable` and `write_tcp_reset` run under it for new flows,
 //! established flows, replies, ICMP errors, affinity, masquerade, rejects, drops, passes and
 //! malformed packets.
 
@@ -177,6 +177,7 @@ fn the_packet_path_allocates_nothing() {
         w.expire(500_000_000_000, 1000);
         let rejected = &new_flows[5];
         assert!(svcplane::dataplane::write_port_unreachable(rejected, &mut reject_buf).is_some());
+        assert!(svcplane::dataplane::write_tcp_reset(rejected, &mut reject_buf).is_some());
     });
     assert_eq!(n, 0, "burst, explain, on_snapshot, expire");
     assert_eq!(explained, Some(Verdict::Forward));
