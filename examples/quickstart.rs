@@ -442,6 +442,17 @@ fn main() {
             println!("  Reject({r:?}) {}", c.rejected(r).packets);
         }
     }
+    let mut per_backend: Vec<_> = run.worker.backend_counts().collect();
+    per_backend.sort_by_key(|(a, p, _)| (*a, *p));
+    println!("worker per-backend counters (packets to / from):");
+    for (addr, port, c) in per_backend {
+        println!(
+            "  {:<30} {:>7} / {:>7}",
+            SocketAddr::new(addr, port).to_string(),
+            c.to_backend.packets,
+            c.from_backend.packets
+        );
+    }
     println!(
         "flows: {} created, {} evicted, {} expired, {} flushed on the snapshot switch; affinity pins: {:?}",
         c.flows.created, c.flows.evicted, c.flows.expired, c.flows_flushed, c.affinity

@@ -75,7 +75,10 @@ use crate::nat::{self, Family, Kind, Parsed, Rewrite, Tuple};
 use crate::select::{Pool, Traffic};
 use crate::snapshot::{FrontendKind, Lookup, PlanBackend, PortPlan, Snapshot, Source};
 
+mod backends;
 mod fragments;
+pub use backends::BackendCount;
+use backends::BackendCounters;
 pub use fragments::FRAGMENT_TIMEOUT;
 use fragments::{FragKey, Fragments};
 
@@ -328,6 +331,9 @@ pub struct WorkerConfig {
     /// (rounded up to a power of two; 0 turns fragment tracking off, and later fragments to a
     /// Service are then dropped).
     pub fragments: usize,
+    /// Backends with their own packet counters ([`Worker::backend_counts`]); packets of
+    /// further backends are counted together ([`Worker::backend_overflow`]).
+    pub backends: usize,
 }
 
 impl Default for WorkerConfig {
@@ -339,6 +345,7 @@ impl Default for WorkerConfig {
             timeouts: Timeouts::default(),
             clean_sctp: false,
             fragments: 1_024,
+            backends: 4_096,
         }
     }
 }
@@ -382,6 +389,9 @@ struct Choice<'s> {
 pub struct Worker {
     conntrack: Conntrack,
     fragments: Fragments,
+    backends: BackendCounters,
+    /// The backend (key, port, towards it) of the packet being processed, for its counters.
+    last_backend: Option<([u8; 16], u16, bool)>,
     affinity: Affinity,
     snat_addrs: [IpAddr; conntrack::MAX_SNAT_ADDRS],
     snat_count: usize,
@@ -413,6 +423,8 @@ impl Worker {
         Ok(Worker {
             conntrack,
             fragments: Fragments::new(config.fragments, config.conntrack_seed.rotate_left(41)),
+            backends: BackendCounters::new(config.backends, config.conntrack_seed.rotate_left(7)),
+            last_backend: None,
             affinity,
             snat_addrs: [IpAddr::V4(Ipv4Addr::UNSPECIFIED); conntrack::MAX_SNAT_ADDRS],
             snat_count: 0,
@@ -429,6 +441,22 @@ impl Worker {
     /// The affinity table (read-only).
     pub fn affinity(&self) -> &Affinity {
         &self.affinity
+    }
+
+    /// Packet counters per backend (address, port): packets forwarded to it and from it, since
+    /// the worker was created. For debugging and metrics (O(table size)).
+    pub fn backend_counts(&self) -> impl Iterator<Item = (IpAddr, u16, BackendCount)> + '_ {
+        self.backends.iter()
+    }
+
+    /// The counters of backend `address:port`, if it had a packet.
+    pub fn backend_count(&self, address: IpAddr, port: u16) -> Option<BackendCount> {
+        self.backends.get(&ip_key(address), port)
+    }
+
+    /// Packets of backends that found the per-backend table full.
+    pub fn backend_overflow(&self) -> BackendCount {
+        self.backends.overflow()
     }
 
     /// The counters, with the flow and affinity tables' own.
@@ -460,7 +488,11 @@ impl Worker {
     /// and counts. See the module docs.
     pub fn process(&mut self, snap: &Snapshot, pkt: &mut [u8], meta: &Meta) -> Verdict {
         let len = pkt.len();
+        self.last_backend = None;
         let verdict = self.process_inner(snap, pkt, meta);
+        if let (Verdict::Forward, Some((key, port, to))) = (verdict, self.last_backend) {
+            self.backends.add(&key, port, to, len);
+        }
         let c = &mut self.counters;
         match verdict {
             Verdict::Forward => c.forward.add(len),
@@ -650,6 +682,7 @@ impl Worker {
         if p.kind != Kind::IcmpError {
             self.conntrack.touch(id, dir, p.tcp_flags, now);
         }
+        self.last_backend = Some((flow.backend, flow.backend_port, dir == Direction::Original));
         Verdict::Forward
     }
 
@@ -842,6 +875,7 @@ impl Worker {
             self.affinity
                 .set(port, t.src, c.backend.address, timeout, now);
         }
+        self.last_backend = Some((ip_key(c.backend.address), c.backend.port, true));
         Verdict::Forward
     }
 }
