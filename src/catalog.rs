@@ -233,6 +233,10 @@ fn claims(service: &Service) -> Claims {
 }
 
 /// The desired state of one node's service table. See the [module documentation](self).
+///
+/// Cloning is cheap for the lookup tables (their chunks are shared) and copies the object maps;
+/// a caller can apply a batch of changes to a clone and keep it only when all were accepted.
+#[derive(Clone)]
 pub struct Catalog {
     config: Arc<NodeConfig>,
     node_port_ips: Vec<IpAddr>,

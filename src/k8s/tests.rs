@@ -1,0 +1,481 @@
+use serde_json::{json, Value};
+
+use super::*;
+use crate::model::seed;
+
+const SEED_JSON: &[u8] = include_bytes!("../../testdata/seed-cluster.json");
+
+fn catalog() -> Catalog {
+    Catalog::new(seed::node(0)).unwrap()
+}
+
+fn bytes(v: &Value) -> Vec<u8> {
+    serde_json::to_vec(v).unwrap()
+}
+
+fn load(loader: &mut Loader, catalog: &mut Catalog, v: &Value) -> Result<Applied, LoadError> {
+    loader.apply_json(catalog, &bytes(v))
+}
+
+/// Everything observable about a catalog's objects, for "nothing changed" checks.
+fn state(c: &Catalog, ids: &[ObjectRef]) -> Vec<(Option<Service>, Option<Vec<EndpointSlice>>)> {
+    ids.iter()
+        .map(|id| {
+            (
+                c.service(id).cloned(),
+                c.endpoints(id).map(<[EndpointSlice]>::to_vec),
+            )
+        })
+        .collect()
+}
+
+fn service(ns: &str, name: &str, ip: &str) -> Value {
+    json!({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {
+            "type": "ClusterIP", "clusterIP": ip, "clusterIPs": [ip],
+            "ipFamilies": ["IPv4"], "ipFamilyPolicy": "SingleStack",
+            "ports": [
+                {"name": "http", "protocol": "TCP", "port": 80, "targetPort": 8080},
+                {"name": "https", "protocol": "TCP", "port": 443, "targetPort": 8443}
+            ]
+        }
+    })
+}
+
+fn slice(ns: &str, name: &str, svc: &str, addrs: &[&str]) -> Value {
+    let endpoints: Vec<Value> = addrs
+        .iter()
+        .map(|a| json!({"addresses": [a], "conditions": {"ready": true}, "nodeName": "node-eu-west-1b"}))
+        .collect();
+    json!({
+        "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+        "metadata": {"name": name, "namespace": ns,
+                     "labels": {"kubernetes.io/service-name": svc}},
+        "addressType": "IPv4",
+        "ports": [{"name": "http", "protocol": "TCP", "port": 8080},
+                  {"name": "https", "protocol": "TCP", "port": 8443}],
+        "endpoints": endpoints
+    })
+}
+
+fn list(items: Vec<Value>) -> Value {
+    json!({"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": ""}, "items": items})
+}
+
+fn addresses(c: &Catalog, id: &ObjectRef) -> Vec<String> {
+    let mut out: Vec<String> = c
+        .endpoints(id)
+        .unwrap_or(&[])
+        .iter()
+        .flat_map(|s| s.endpoints.iter().map(|e| e.address.to_string()))
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn seed_json_loads_exactly_the_hand_built_seed() {
+    let mut c = catalog();
+    let mut loader = Loader::new();
+    let applied = loader.apply_json(&mut c, SEED_JSON).unwrap();
+    let seeds = seed::cluster();
+    assert_eq!(
+        applied,
+        Applied {
+            services: 12,
+            endpoint_slices: 10,
+            deleted: 0,
+            ignored: 0
+        }
+    );
+    assert_eq!(c.len(), seeds.len());
+    let mut hand = catalog();
+    for s in &seeds {
+        let id = &s.service.id;
+        assert_eq!(c.service(id), Some(&s.service), "Service {id}");
+        assert_eq!(
+            c.endpoints(id).unwrap_or(&[]),
+            &s.slices[..],
+            "slices of {id}"
+        );
+        hand.upsert_service(s.service.clone()).unwrap();
+        hand.replace_endpoints(id, s.slices.clone()).unwrap();
+    }
+    // The compiled snapshots agree too, on every node.
+    assert_eq!(c.compile().to_string(), hand.compile().to_string());
+    for i in 1..3 {
+        let mut c = Catalog::new(seed::node(i)).unwrap();
+        Loader::new().apply_json(&mut c, SEED_JSON).unwrap();
+        let mut hand = Catalog::new(seed::node(i)).unwrap();
+        for s in &seeds {
+            hand.upsert_service(s.service.clone()).unwrap();
+            hand.replace_endpoints(&s.service.id, s.slices.clone())
+                .unwrap();
+        }
+        assert_eq!(c.compile().to_string(), hand.compile().to_string());
+    }
+    // Loading it again changes nothing.
+    c.compile();
+    loader.apply_json(&mut c, SEED_JSON).unwrap();
+    assert!(!c.has_changes());
+}
+
+#[test]
+fn unknown_fields_are_ignored() {
+    let mut svc = service("default", "web", "10.96.1.1");
+    svc["metadata"]["managedFields"] = json!([{"manager": "kubectl", "fieldsV1": {"f:spec": {}}}]);
+    svc["metadata"]["uid"] = json!("0b2c");
+    svc["metadata"]["annotations"] = json!({"a": "b"});
+    svc["spec"]["selector"] = json!({"app": "web"});
+    svc["spec"]["futureField"] = json!({"nested": [1, 2, 3]});
+    svc["spec"]["ports"][0]["appProtocol"] = json!("http");
+    svc["spec"]["allocateLoadBalancerNodePorts"] = json!(true);
+    svc["status"] = json!({"conditions": [], "loadBalancer": {}});
+    let mut sl = slice("default", "web-1", "web", &["10.244.2.7"]);
+    sl["endpoints"][0]["targetRef"] = json!({"kind": "Pod", "name": "web-1"});
+    sl["endpoints"][0]["deprecatedTopology"] = json!({"x": "y"});
+    sl["ports"][0]["appProtocol"] = json!("http");
+    sl["metadata"]["generation"] = json!(4);
+    sl["metadata"]["labels"]["endpointslice.kubernetes.io/managed-by"] = json!("x");
+    sl["metadata"]["ownerReferences"] = json!([]);
+    sl["extra"] = Value::Null;
+    let mut c = catalog();
+    let mut loader = Loader::new();
+    let applied = load(&mut loader, &mut c, &list(vec![svc, sl])).unwrap();
+    assert_eq!((applied.services, applied.endpoint_slices), (1, 1));
+    let id = ObjectRef::new("default", "web");
+    let s = c.service(&id).unwrap();
+    assert_eq!(s.ports[0].target_port, TargetPort::Number(8080));
+    assert_eq!(addresses(&c, &id), ["10.244.2.7"]);
+}
+
+/// A document that must be refused: the error, and a catalog that did not change.
+fn refused(doc: &Value) -> LoadError {
+    let mut c = catalog();
+    let mut loader = Loader::new();
+    loader.apply_json(&mut c, SEED_JSON).unwrap();
+    c.compile();
+    let ids: Vec<ObjectRef> = seed::cluster()
+        .into_iter()
+        .map(|s| s.service.id)
+        .chain([
+            ObjectRef::new("default", "web"),
+            ObjectRef::new("default", "other"),
+        ])
+        .collect();
+    let before = state(&c, &ids);
+    let len = c.len();
+    let err = load(&mut loader, &mut c, doc).unwrap_err();
+    assert_eq!(state(&c, &ids), before, "{err}");
+    assert_eq!(c.len(), len);
+    assert!(!c.has_changes(), "{err}");
+    // The loader did not change either: the seed still reloads to no change.
+    loader.apply_json(&mut c, SEED_JSON).unwrap();
+    assert!(!c.has_changes());
+    err
+}
+
+#[test]
+fn bad_documents_are_refused_naming_object_and_field() {
+    let id = ObjectRef::new("default", "web");
+    // targetPort out of range, after a good item in the same List.
+    let mut bad = service("default", "web", "10.96.1.1");
+    bad["spec"]["ports"][1]["targetPort"] = json!(70000);
+    let good = service("default", "other", "10.96.1.2");
+    let err = refused(&list(vec![good.clone(), bad]));
+    assert_eq!(err.item, Some(1));
+    assert_eq!(err.kind, "Service");
+    assert_eq!(*err.object, id);
+    assert_eq!(err.field, "spec.ports[1].targetPort");
+    assert_eq!(
+        err.reason,
+        Reason::Invalid(ErrorKind::OutOfRange { min: 1, max: 65535 })
+    );
+    assert_eq!(
+        err.to_string(),
+        "items[1]: Service default/web: spec.ports[1].targetPort: \
+         must be between 1 and 65535, inclusive"
+    );
+
+    // Duplicate port names (the model's validation).
+    let mut bad = service("default", "web", "10.96.1.1");
+    bad["spec"]["ports"][1]["name"] = json!("http");
+    let err = refused(&bad);
+    assert_eq!((err.item, err.kind), (None, "Service"));
+    assert_eq!(*err.object, id);
+    assert_eq!(err.field, "spec.ports[1].name");
+    assert_eq!(err.reason, Reason::Invalid(ErrorKind::Duplicate));
+
+    // Wrong JSON types.
+    let mut bad = service("default", "web", "10.96.1.1");
+    bad["spec"]["ports"][0]["port"] = json!("80");
+    let err = refused(&bad);
+    assert_eq!(err.field, "spec.ports[0].port");
+    assert_eq!(
+        err.reason,
+        Reason::WrongType {
+            expected: "an integer"
+        }
+    );
+    let mut bad = slice("default", "web-1", "web", &["10.244.2.7"]);
+    bad["endpoints"][0]["conditions"]["ready"] = json!("yes");
+    let err = refused(&list(vec![good.clone(), bad]));
+    assert_eq!((err.item, err.kind), (Some(1), "EndpointSlice"));
+    assert_eq!(*err.object, ObjectRef::new("default", "web-1"));
+    assert_eq!(err.field, "endpoints[0].conditions.ready");
+
+    // Unsupported enum value, malformed IP, wrong-family endpoint.
+    let mut bad = service("default", "web", "10.96.1.1");
+    bad["spec"]["type"] = json!("Ingress");
+    let err = refused(&bad);
+    assert_eq!(err.field, "spec.type");
+    assert!(matches!(err.reason, Reason::Unsupported { .. }), "{err}");
+    let mut bad = service("default", "web", "10.96.1.1");
+    bad["spec"]["clusterIPs"] = json!(["10.96.1.300"]);
+    bad["spec"]["clusterIP"] = json!("10.96.1.300");
+    assert_eq!(refused(&bad).field, "spec.clusterIPs[0]");
+    let bad = slice("default", "web-1", "web", &["10.244.2.7", "fd00::7"]);
+    let err = refused(&bad);
+    assert_eq!(err.field, "endpoints[1].addresses[0]");
+    assert_eq!(
+        err.reason,
+        Reason::Invalid(ErrorKind::WrongFamily {
+            expected: IpFamily::V4
+        })
+    );
+
+    // A conflict between two objects of one document: the first is not kept either.
+    let err = refused(&list(vec![
+        service("default", "web", "10.96.1.1"),
+        service("default", "other", "10.96.1.1"),
+    ]));
+    assert_eq!(err.item, Some(1));
+    assert_eq!(*err.object, ObjectRef::new("default", "other"));
+    assert_eq!(err.field, "spec.clusterIPs[0]");
+    assert!(matches!(err.reason, Reason::Conflict(_)), "{err}");
+    // ... and with the seed: order-api-svc's nodePort.
+    let mut bad = service("default", "web", "10.96.1.1");
+    bad["spec"]["type"] = json!("NodePort");
+    bad["spec"]["ports"][0]["nodePort"] = json!(30080);
+    let err = refused(&bad);
+    assert_eq!(err.field, "spec.ports[0].nodePort");
+    assert!(matches!(err.reason, Reason::Conflict(_)), "{err}");
+
+    // Not JSON, not an object, no kind, no name.
+    let mut c = catalog();
+    let err = Loader::new()
+        .apply_json(&mut c, b"{\"kind\": ")
+        .unwrap_err();
+    assert!(matches!(err.reason, Reason::Syntax(_)), "{err}");
+    assert_eq!(refused(&json!([1, 2])).field, "");
+    assert_eq!(refused(&json!({"items": []})).field, "kind");
+    let err = refused(&json!({"kind": "Service", "apiVersion": "v1", "metadata": {}}));
+    assert_eq!(
+        (err.field.as_str(), err.reason),
+        ("metadata.name", Reason::Invalid(ErrorKind::Required))
+    );
+    let err = refused(&list(vec![good, json!("x")]));
+    assert_eq!((err.item, err.field.as_str()), (Some(1), "items[1]"));
+    assert_eq!(
+        err.to_string(),
+        "items[1]: List: items[1]: must be an object"
+    );
+}
+
+#[test]
+fn slices_of_one_service_merge_and_deleting_one_remerges() {
+    let mut c = catalog();
+    let mut loader = Loader::new();
+    let id = ObjectRef::new("default", "web");
+    load(
+        &mut loader,
+        &mut c,
+        &list(vec![
+            slice("default", "web-b", "web", &["10.244.2.2", "10.244.2.3"]),
+            service("default", "web", "10.96.1.1"),
+            slice("default", "web-a", "web", &["10.244.1.1"]),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(
+        addresses(&c, &id),
+        ["10.244.1.1", "10.244.2.2", "10.244.2.3"]
+    );
+    let names: Vec<&str> = c
+        .endpoints(&id)
+        .unwrap()
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect();
+    assert_eq!(names, ["web-a", "web-b"], "ordered by name");
+    let snapshot = c.compile();
+    assert!(snapshot.to_string().contains("10.244.2.3"));
+
+    // An update of one slice replaces only that slice.
+    load(
+        &mut loader,
+        &mut c,
+        &slice("default", "web-b", "web", &["10.244.2.4"]),
+    )
+    .unwrap();
+    assert_eq!(addresses(&c, &id), ["10.244.1.1", "10.244.2.4"]);
+
+    // Deleting one re-merges the rest; deleting the last drops the endpoints.
+    assert!(loader
+        .delete(&mut c, Kind::EndpointSlice, "default", "web-a")
+        .unwrap());
+    assert_eq!(addresses(&c, &id), ["10.244.2.4"]);
+    assert!(!loader
+        .delete(&mut c, Kind::EndpointSlice, "default", "web-a")
+        .unwrap());
+    assert!(loader
+        .delete(&mut c, Kind::EndpointSlice, "default", "web-b")
+        .unwrap());
+    assert_eq!(c.endpoints(&id), None);
+    assert_eq!(loader.slices(&id).count(), 0);
+
+    // Deleting the Service; a second time is a no-op.
+    assert!(loader
+        .delete(&mut c, Kind::Service, "default", "web")
+        .unwrap());
+    assert!(c.service(&id).is_none());
+    assert!(!loader
+        .delete(&mut c, Kind::Service, "default", "web")
+        .unwrap());
+}
+
+#[test]
+fn a_relabelled_slice_moves_and_an_unlabelled_one_is_dropped() {
+    let mut c = catalog();
+    let mut loader = Loader::new();
+    let (web, other) = (
+        ObjectRef::new("default", "web"),
+        ObjectRef::new("default", "other"),
+    );
+    load(
+        &mut loader,
+        &mut c,
+        &slice("default", "s1", "web", &["10.244.1.1"]),
+    )
+    .unwrap();
+    load(
+        &mut loader,
+        &mut c,
+        &slice("default", "s1", "other", &["10.244.1.1"]),
+    )
+    .unwrap();
+    assert_eq!(c.endpoints(&web), None);
+    assert_eq!(addresses(&c, &other), ["10.244.1.1"]);
+    let mut unlabelled = slice("default", "s1", "other", &["10.244.1.1"]);
+    unlabelled["metadata"]["labels"] = json!({});
+    let applied = load(&mut loader, &mut c, &unlabelled).unwrap();
+    assert_eq!(applied.ignored, 1);
+    assert_eq!(c.endpoints(&other), None);
+    let mut fqdn = slice("default", "s2", "other", &[]);
+    fqdn["addressType"] = json!("FQDN");
+    fqdn["endpoints"] = json!([{"addresses": ["example.com"]}]);
+    assert_eq!(load(&mut loader, &mut c, &fqdn).unwrap().ignored, 1);
+}
+
+#[test]
+fn a_list_with_mixed_kinds() {
+    let mut c = catalog();
+    let mut loader = Loader::new();
+    let doc = list(vec![
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm"}, "data": {}}),
+        service("default", "web", "10.96.1.1"),
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": 7}),
+        slice("default", "web-a", "web", &["10.244.1.1"]),
+        // A Service of another API version and a v1beta1 slice are not ours.
+        json!({"apiVersion": "v2", "kind": "Service", "metadata": {"name": "x"}}),
+        json!({"apiVersion": "discovery.k8s.io/v1beta1", "kind": "EndpointSlice",
+               "metadata": {"name": "y"}}),
+        service("kube-system", "other", "10.96.1.2"),
+    ]);
+    let applied = load(&mut loader, &mut c, &doc).unwrap();
+    assert_eq!(
+        applied,
+        Applied {
+            services: 2,
+            endpoint_slices: 1,
+            deleted: 0,
+            ignored: 4
+        }
+    );
+    assert_eq!(c.len(), 2);
+    assert_eq!(
+        addresses(&c, &ObjectRef::new("default", "web")),
+        ["10.244.1.1"]
+    );
+
+    // Typed lists as the API server returns them: items without kind or apiVersion.
+    let mut item = service("default", "typed", "10.96.1.3");
+    let m = item.as_object_mut().unwrap();
+    m.remove("kind");
+    m.remove("apiVersion");
+    let typed = json!({"apiVersion": "v1", "kind": "ServiceList", "items": [item]});
+    assert_eq!(load(&mut loader, &mut c, &typed).unwrap().services, 1);
+    assert!(c.service(&ObjectRef::new("default", "typed")).is_some());
+}
+
+#[test]
+fn watch_events() {
+    let mut c = catalog();
+    let mut loader = Loader::new();
+    let id = ObjectRef::new("default", "web");
+    let svc = service("default", "web", "10.96.1.1");
+    let sl = slice("default", "web-a", "web", &["10.244.1.1"]);
+    load(
+        &mut loader,
+        &mut c,
+        &json!({"type": "ADDED", "object": svc}),
+    )
+    .unwrap();
+    load(
+        &mut loader,
+        &mut c,
+        &json!({"type": "MODIFIED", "object": sl}),
+    )
+    .unwrap();
+    assert_eq!(addresses(&c, &id), ["10.244.1.1"]);
+    let applied = load(
+        &mut loader,
+        &mut c,
+        &json!({"type": "DELETED", "object": sl}),
+    )
+    .unwrap();
+    assert_eq!(applied.deleted, 1);
+    assert_eq!(c.endpoints(&id), None);
+    load(
+        &mut loader,
+        &mut c,
+        &json!({"type": "DELETED", "object": svc}),
+    )
+    .unwrap();
+    assert!(c.is_empty());
+    let bookmark = json!({"type": "BOOKMARK", "object": {"kind": "Service", "metadata": {}}});
+    assert_eq!(load(&mut loader, &mut c, &bookmark).unwrap().ignored, 1);
+    let err = load(&mut loader, &mut c, &json!({"type": "ERROR", "object": {}})).unwrap_err();
+    assert_eq!(err.field, "type");
+}
+
+#[test]
+fn defaults_follow_the_api() {
+    let mut c = catalog();
+    let doc = json!({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "bare"},
+        "spec": {"clusterIP": "10.96.1.9", "ports": [{"port": 80, "targetPort": 0}],
+                 "sessionAffinity": "ClientIP"}
+    });
+    Loader::new().apply_json(&mut c, &bytes(&doc)).unwrap();
+    let s = c.service(&ObjectRef::new("default", "bare")).unwrap();
+    assert_eq!(s.ports, [ServicePort::tcp(80)]);
+    assert_eq!(
+        s.cluster_ips,
+        ClusterIps::Assigned(vec!["10.96.1.9".parse().unwrap()])
+    );
+    assert_eq!(s.session_affinity, SessionAffinity::client_ip());
+}
