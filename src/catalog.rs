@@ -675,7 +675,7 @@ fn build_plan(
                 uses.uses(Pool::Local),
                 selection.local_is_terminating(),
             );
-            plan.ports.push(Arc::new(PortPlan {
+            let mut port_plan = PortPlan {
                 service: service.id.clone(),
                 name: port.name.clone(),
                 protocol: port.protocol,
@@ -684,6 +684,7 @@ fn build_plan(
                 node_port: port.node_port,
                 family,
                 affinity_timeout: service.session_affinity.timeout_seconds(),
+                affinity_id: 0,
                 uses,
                 external_policy: service.external_traffic_policy,
                 source_ranges: ranges.clone(),
@@ -695,7 +696,9 @@ fn build_plan(
                 has_usable: selection.has_usable(),
                 topology: selection.topology(),
                 local_ready: selection.local_ready(),
-            }));
+            };
+            port_plan.affinity_id = crate::affinity::port_id(&port_plan);
+            plan.ports.push(Arc::new(port_plan));
         }
     }
     plan.local_ready = u32::try_from(local_ready.len()).unwrap_or(u32::MAX);

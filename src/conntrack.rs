@@ -494,8 +494,15 @@ impl Conntrack {
     /// flow first: an expired one if the clock hand finds one within [`EVICTION_WINDOW`]
     /// entries, else the least recently seen of those.
     pub fn insert(&mut self, flow: Flow) -> Result<FlowId, Error> {
+        let hash = self.hash(&flow.key);
+        self.insert_hashed(flow, hash)
+    }
+
+    /// [`Conntrack::insert`] with the hash of `flow.key` ([`Conntrack::hash`]) already
+    /// computed, e.g. by the lookup that missed.
+    pub fn insert_hashed(&mut self, flow: Flow, hash: u64) -> Result<FlowId, Error> {
         let reply = self.reply_key(&flow).ok_or(Error::UnknownSnatAddr)?;
-        let (h_orig, h_reply) = (self.hash(&flow.key) as u32, self.hash(&reply) as u32);
+        let (h_orig, h_reply) = (hash as u32, self.hash(&reply) as u32);
         if self.find(&flow.key, h_orig).is_some() || self.find(&reply, h_reply).is_some() {
             return Err(Error::Exists);
         }

@@ -639,7 +639,8 @@ impl Worker {
             Ok(k) => k,
             Err(v) => return v,
         };
-        if let Some((id, dir)) = self.conntrack.lookup(&key, now) {
+        let hash = self.conntrack.hash(&key);
+        if let Some((id, dir)) = self.conntrack.lookup_hashed(&key, hash, now) {
             return self.established(pkt, p, id, dir, now);
         }
         if p.kind != Kind::Ports {
@@ -647,7 +648,7 @@ impl Worker {
             return Verdict::Pass;
         }
         match self.decide(snap, &p.tuple, meta.ingress, now) {
-            Ok(choice) => self.create(pkt, p, &choice, now),
+            Ok(choice) => self.create(pkt, p, (&key, hash), &choice, now),
             Err((v, _)) => v,
         }
     }
@@ -763,7 +764,7 @@ impl Worker {
         }
         let (backend, rule, affinity) = match plan.affinity_timeout_seconds() {
             Some(timeout) => {
-                let id = affinity::port_id(plan);
+                let id = plan.affinity_id();
                 let pin = self.affinity.get(id, t.src, now);
                 match pin.and_then(|k| pool_member(plan, pool, &k)) {
                     Some(b) => (b, Rule::AffinityPin, Some((id, timeout, false))),
@@ -822,17 +823,20 @@ impl Worker {
     }
 
     /// Tracks and rewrites the first packet of a new flow.
-    fn create(&mut self, pkt: &mut [u8], p: &Parsed, c: &Choice<'_>, now: u32) -> Verdict {
+    /// A new flow: `key` and its conntrack `hash` are the ones the missed lookup used.
+    fn create(
+        &mut self,
+        pkt: &mut [u8],
+        p: &Parsed,
+        (key, hash): (&FlowKey, u64),
+        c: &Choice<'_>,
+        now: u32,
+    ) -> Verdict {
         let t = &p.tuple;
-        let flow = Flow::new(
-            FlowKey::from_tuple(t),
-            c.backend.address,
-            c.backend.port,
-            now,
-        );
+        let flow = Flow::new(*key, c.backend.address, c.backend.port, now);
         let mut rw = Rewrite::dnat(c.backend.address, c.backend.port);
         let inserted = match c.snat {
-            None => self.conntrack.insert(flow),
+            None => self.conntrack.insert_hashed(flow, hash),
             Some(addr) => {
                 let Some(index) = self.snat_index(addr) else {
                     return Verdict::Drop(DropReason::NoMasqueradeAddress);
@@ -848,7 +852,9 @@ impl Worker {
                 let mut result = Err(conntrack::Error::Exists);
                 for i in 0..SNAT_PORT_ATTEMPTS {
                     let port = snat_port(t.src_port, h, i);
-                    result = self.conntrack.insert(flow.with_snat(index, port));
+                    result = self
+                        .conntrack
+                        .insert_hashed(flow.with_snat(index, port), hash);
                     if result.is_ok() {
                         rw = rw.with_snat(addr, port);
                     }

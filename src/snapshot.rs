@@ -163,6 +163,8 @@ pub struct PortPlan {
     pub(crate) node_port: Option<u16>,
     pub(crate) family: IpFamily,
     pub(crate) affinity_timeout: Option<u32>,
+    /// [`crate::affinity::port_id`] of this plan, computed when the snapshot is compiled.
+    pub(crate) affinity_id: u64,
     pub(crate) uses: PoolUse,
     pub(crate) external_policy: TrafficPolicy,
     pub(crate) source_ranges: Vec<Cidr>,
@@ -177,6 +179,12 @@ pub struct PortPlan {
 }
 
 impl PortPlan {
+    /// The port's identity in affinity tables ([`crate::affinity::port_id`]), computed once
+    /// when the snapshot is compiled so the packet path does not hash names.
+    pub fn affinity_id(&self) -> u64 {
+        self.affinity_id
+    }
+
     /// The Service this port belongs to.
     pub fn service(&self) -> &ObjectRef {
         &self.service

@@ -249,7 +249,7 @@ pub fn crc32c_append(crc: u32, data: &[u8]) -> u32 {
 
 /// Multiplies `a` and `b` modulo the CRC32c polynomial, in the reflected representation in
 /// which bit 31 is x⁰.
-fn gf2_mul(a: u32, mut b: u32) -> u32 {
+const fn gf2_mul(a: u32, mut b: u32) -> u32 {
     let mut product = 0u32;
     let mut m = 1u32 << 31;
     while m != 0 {
@@ -268,29 +268,12 @@ fn gf2_mul(a: u32, mut b: u32) -> u32 {
 
 /// x^(2^k) mod P for k = 0..64, in the reflected representation.
 const fn x_pow2_table() -> [u32; 64] {
-    // The multiplication of `gf2_mul`, written out because a `const fn` is needed here.
     let mut t = [0u32; 64];
     let mut p: u32 = 1 << 30; // x^1
     let mut k = 0;
     while k < 64 {
         t[k] = p;
-        // p = p * p mod P
-        let a = p;
-        let mut b = p;
-        let mut product = 0u32;
-        let mut m = 1u32 << 31;
-        while m != 0 {
-            if a & m != 0 {
-                product ^= b;
-            }
-            b = if b & 1 != 0 {
-                (b >> 1) ^ CRC32C_POLY
-            } else {
-                b >> 1
-            };
-            m >>= 1;
-        }
-        p = product;
+        p = gf2_mul(p, p); // p * p mod P
         k += 1;
     }
     t
