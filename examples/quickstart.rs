@@ -1,18 +1,21 @@
 //! The main job: the example cluster on one node, with generated traffic through a worker.
 //!
-//! Loads the seed cluster (`testdata/seed-cluster.json`, built by the hand-written Rust of
-//! `svcplane::model::seed` until the JSON loader lands) into a catalog for node
-//! `node-eu-west-1a`, compiles a snapshot, and drives flows through one `Worker` for every kind
-//! of Service in it: ClusterIP (TCP, and UDP over IPv4 and IPv6 to kube-dns), NodePort from
-//! outside and from a pod, LoadBalancer from an allowed and a denied source range, ClientIP
-//! affinity, the Service with no ready endpoint. Every forwarded packet gets its reply from the
-//! backend, which must come back to the client from the address it spoke to; every rewritten
-//! packet's checksums are recomputed from scratch and compared. Half way, one backend of
-//! pricing-engine-svc is removed and one endpoint of api-service starts terminating; the worker
-//! switches snapshot, established flows keep their backends and new flows avoid the leaving
-//! ones. Finally it prints what happened.
+//! Loads the seed cluster (`testdata/seed-cluster.json`, a `kubectl get svc,endpointslices -A
+//! -o json` List) through the Kubernetes JSON loader (`svcplane::k8s::Loader`, feature
+//! `k8s-json`, on by default) into a catalog for node `node-eu-west-1a` (the node's
+//! configuration comes from `svcplane::model::seed::node`: the JSON holds no Node objects),
+//! compiles a snapshot, and drives flows through one `Worker` for every kind of Service in it:
+//! ClusterIP (TCP, and UDP over IPv4 and IPv6 to kube-dns), NodePort from outside and from a
+//! pod, LoadBalancer from an allowed and a denied source range, ClientIP affinity, the Service
+//! with no ready endpoint. Every forwarded packet gets its reply from the backend, which must
+//! come back to the client from the address it spoke to; every rewritten packet's checksums are
+//! recomputed from scratch and compared. Half way, one backend of pricing-engine-svc is removed
+//! and one endpoint of api-service starts terminating; the worker switches snapshot,
+//! established flows keep their backends and new flows avoid the leaving ones. Finally it
+//! prints what happened.
 //!
-//! Run: `cargo run --release --example quickstart`.
+//! Run: `cargo run --release --example quickstart`. A document the loader refuses is reported
+//! with the loader's error (kind, namespace/name, field path) and the run exits with status 1.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -20,6 +23,7 @@ use std::time::Instant;
 
 use svcplane::catalog::Catalog;
 use svcplane::dataplane::{DropReason, Meta, RejectReason, Verdict, Worker, WorkerConfig};
+use svcplane::k8s::{Applied, LoadError, Loader};
 use svcplane::model::{seed, Conditions, ObjectRef, Protocol};
 use svcplane::nat;
 use svcplane::select::Pool;
@@ -293,19 +297,37 @@ impl Run {
     }
 }
 
-fn catalog() -> Catalog {
+/// Where the example cluster comes from, for messages.
+const SEED_CLUSTER_PATH: &str = "testdata/seed-cluster.json";
+
+/// The example cluster, embedded at build time: the example then runs the same from any working
+/// directory and as a bare binary (`target/release/examples/quickstart`), and cargo rebuilds it
+/// when the file changes.
+const SEED_CLUSTER_JSON: &[u8] = include_bytes!("../testdata/seed-cluster.json");
+
+/// The catalog of node `node-eu-west-1a` holding the example cluster, loaded by the Kubernetes
+/// JSON loader, and what the loader applied.
+fn catalog() -> Result<(Catalog, Applied), LoadError> {
     let mut c = Catalog::new(seed::node(0)).expect("seed node configuration is valid");
-    for s in seed::cluster() {
-        let id = s.service.id.clone();
-        c.upsert_service(s.service).expect("seed Service is valid");
-        c.replace_endpoints(&id, s.slices)
-            .expect("seed slices are valid");
-    }
-    c
+    // The loader is dropped here: from now on this program changes the catalog's endpoints
+    // directly (the churn below), with no loader whose slices could go stale.
+    let applied = Loader::new().apply_json(&mut c, SEED_CLUSTER_JSON)?;
+    Ok((c, applied))
 }
 
 fn main() {
-    let mut cat = catalog();
+    let (mut cat, applied) = match catalog() {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            eprintln!("svcplane quickstart: {SEED_CLUSTER_PATH} refused by the loader: {e}");
+            std::process::exit(1);
+        }
+    };
+    println!(
+        "loaded {SEED_CLUSTER_PATH} through svcplane::k8s::Loader: {} Services, {} EndpointSlices \
+         applied, {} objects ignored",
+        applied.services, applied.endpoint_slices, applied.ignored
+    );
     let snap = cat.compile();
     println!(
         "svcplane quickstart: the seed cluster on node {} ({} Services, {} frontends)\n",

@@ -28,8 +28,9 @@
 //!   conflict checks, compiled incrementally into snapshots.
 //! - [`snapshot`]: the compiled, immutable service table: O(1) frontend and NodePort lookup and
 //!   per-port plans (backends, pools, Maglev tables, policies) for the packet path.
-//! - `k8s` (feature `k8s-json`): Services, EndpointSlices and Lists as the Kubernetes API
-//!   returns them in JSON, applied to a catalog; several EndpointSlices of a Service merge.
+//! - `k8s` (feature `k8s-json`, on by default; needs `std` and `serde_json`): Services,
+//!   EndpointSlices and Lists as the Kubernetes API returns them in JSON, applied to a catalog;
+//!   several EndpointSlices of a Service merge.
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
 #![deny(unsafe_code)]
 #![warn(missing_docs)]

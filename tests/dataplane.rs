@@ -1,4 +1,6 @@
-//! The dataplane on real packets, against the seed cluster (`svcplane::model::seed`).
+//! The dataplane on real packets, against the seed cluster: `testdata/seed-cluster.json`, loaded
+//! by the Kubernetes JSON loader (`svcplane::k8s`, feature `k8s-json`), on the nodes of
+//! `svcplane::model::seed::node`.
 //!
 //! Packets are built, and every rewritten packet is checked, by `tests/common`: an independent
 //! builder whose checksums come from the RFC definitions, with none of svcplane's code. A
@@ -15,7 +17,8 @@ use svcplane::catalog::Catalog;
 use svcplane::dataplane::{
     DropReason, Ingress, Meta, RejectReason, Rule, Verdict, Worker, WorkerConfig,
 };
-use svcplane::model::{seed, ObjectRef};
+use svcplane::k8s::Loader;
+use svcplane::model::{seed, NodeConfig, ObjectRef};
 use svcplane::nat::{self, Tuple};
 use svcplane::snapshot::Snapshot;
 
@@ -27,18 +30,27 @@ fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
 }
 
+/// The example cluster, a `v1 List` of Services and EndpointSlices.
+const SEED_JSON: &[u8] = include_bytes!("../testdata/seed-cluster.json");
+
 /// A catalog for seed node `node` holding the seed cluster, fed in file order or reversed.
 fn catalog(node: usize, reversed: bool) -> Catalog {
-    let mut c = Catalog::new(seed::node(node)).unwrap();
-    let mut all = seed::cluster();
-    if reversed {
-        all.reverse();
-    }
-    for s in all {
-        let id = s.service.id.clone();
-        c.upsert_service(s.service).unwrap();
-        c.replace_endpoints(&id, s.slices).unwrap();
-    }
+    catalog_with(seed::node(node), reversed)
+}
+
+/// A catalog with `config` holding the seed cluster, its List items applied in file order or
+/// reversed (each EndpointSlice then reaches the catalog before its Service).
+fn catalog_with(config: NodeConfig, reversed: bool) -> Catalog {
+    let mut c = Catalog::new(config).unwrap();
+    let json = if reversed {
+        let mut doc: serde_json::Value = serde_json::from_slice(SEED_JSON).unwrap();
+        doc["items"].as_array_mut().unwrap().reverse();
+        serde_json::to_vec(&doc).unwrap()
+    } else {
+        SEED_JSON.to_vec()
+    };
+    let applied = Loader::new().apply_json(&mut c, &json).unwrap();
+    assert_eq!((applied.services, applied.endpoint_slices), (12, 10));
     c
 }
 
@@ -635,13 +647,7 @@ fn masquerade_follows_semantics_5() {
     // masquerade-all: pod → ClusterIP is masqueraded too.
     let mut config = seed::node(0);
     config.masquerade_all = true;
-    let mut cat = Catalog::new(config).unwrap();
-    for s in seed::cluster() {
-        let id = s.service.id.clone();
-        cat.upsert_service(s.service).unwrap();
-        cat.replace_endpoints(&id, s.slices).unwrap();
-    }
-    let snap = cat.compile();
+    let snap = catalog_with(config, false).compile();
     let s = tcp("10.244.1.100", 2000, "10.96.47.182", 80, SYN);
     assert_eq!(forward(&mut w, &snap, &s, &at(1)).src, ip("192.168.0.10"));
 

@@ -12,6 +12,7 @@ use std::cell::Cell;
 use std::net::IpAddr;
 use svcplane::catalog::Catalog;
 use svcplane::dataplane::{Meta, Verdict, Worker, WorkerConfig};
+use svcplane::k8s::Loader;
 use svcplane::model::seed;
 
 struct Counting;
@@ -79,12 +80,11 @@ fn spec(proto: u8, src: &str, sport: u16, dst: &str, dport: u16, flags: u8) -> S
 
 #[test]
 fn the_packet_path_allocates_nothing() {
+    // The example cluster, loaded by the JSON loader (before counting starts).
     let mut cat = Catalog::new(seed::node(0)).unwrap();
-    for s in seed::cluster() {
-        let id = s.service.id.clone();
-        cat.upsert_service(s.service).unwrap();
-        cat.replace_endpoints(&id, s.slices).unwrap();
-    }
+    Loader::new()
+        .apply_json(&mut cat, include_bytes!("../testdata/seed-cluster.json"))
+        .unwrap();
     let snap = cat.compile();
     let mut w = Worker::new(WorkerConfig {
         flows: 4096,

@@ -1,6 +1,7 @@
-//! Arbitrary packets through `Worker::process` against the seed cluster, with snapshot switches
-//! and clock jumps: raw bytes, and well-formed packets aimed at the seed cluster's frontends
-//! (and replies to what was forwarded).
+//! Arbitrary packets through `Worker::process` against the seed cluster
+//! (`testdata/seed-cluster.json`, loaded by the JSON loader), with snapshot switches and clock
+//! jumps: raw bytes, and well-formed packets aimed at the seed cluster's frontends (and replies
+//! to what was forwarded).
 //!
 //! Asserts: no panic; a packet that is not forwarded is left exactly as it was; a forwarded
 //! packet keeps its length, and when its checksums were correct before (all aimed packets) they
@@ -19,6 +20,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, OnceLock};
 use svcplane::catalog::Catalog;
 use svcplane::dataplane::{DropReason, Meta, Verdict, Worker, WorkerConfig};
+use svcplane::k8s::Loader;
 use svcplane::model::{seed, ObjectRef};
 use svcplane::nat::{self, Tuple};
 use svcplane::snapshot::Snapshot;
@@ -74,12 +76,12 @@ const CLIENTS: &[&str] = &[
 fn snapshots() -> &'static [Arc<Snapshot>] {
     static SNAPS: OnceLock<Vec<Arc<Snapshot>>> = OnceLock::new();
     SNAPS.get_or_init(|| {
+        // The example cluster, loaded by the JSON loader; the loader is not kept, so the
+        // changes below go to the catalog directly.
         let mut cat = Catalog::new(seed::node(0)).unwrap();
-        for s in seed::cluster() {
-            let id = s.service.id.clone();
-            cat.upsert_service(s.service).unwrap();
-            cat.replace_endpoints(&id, s.slices).unwrap();
-        }
+        Loader::new()
+            .apply_json(&mut cat, include_bytes!("../../testdata/seed-cluster.json"))
+            .unwrap();
         let full = cat.compile();
         let mut shrink = |ns: &str, name: &str, keep: usize| {
             let id = ObjectRef::new(ns, name);

@@ -6,7 +6,18 @@
 //! affinity, ExternalName, a Service whose only endpoint is not ready, a terminating-but-serving
 //! endpoint, and a dual-stack UDP+TCP Service with zone hints; and the three nodes it runs on.
 //!
-//! For tests, examples and benchmarks (available with the `std` feature).
+//! Available with the `std` feature (and in the crate's own tests). Consumers of the example
+//! cluster (the quickstart, the integration tests in `tests/`, the fuzz targets) load
+//! `testdata/seed-cluster.json` through the JSON loader (`crate::k8s`, feature `k8s-json`)
+//! instead of [`cluster`]. This module stays, for two reasons:
+//!
+//! - it is the oracle the loader is checked against: a test of `k8s` proves the JSON loads to
+//!   exactly these Services and slices, and to the same snapshot on every node;
+//! - the crate's unit tests (`catalog`, `select`) use [`cluster`] and must run without
+//!   `k8s-json`, down to `cargo test --no-default-features --features std --lib`.
+//!
+//! The loader reads no Node objects, so [`node`] (the nodes of `seed-nodes.json`, which is not
+//! in this repository) is what every consumer uses for a node's configuration.
 
 use alloc::vec;
 use alloc::vec::Vec;
