@@ -59,6 +59,9 @@ struct Slot<K, V>(Option<(K, V)>);
 
 type Chunk<K, V> = Arc<[Slot<K, V>]>;
 
+/// A key's chunk (if the map has one for it) and home slot, between the stages of a burst lookup.
+type Home<'a, K, V> = (Option<&'a [Slot<K, V>]>, usize);
+
 /// A persistent hash map with copy-on-write chunks.
 #[derive(Clone)]
 pub(crate) struct ChunkMap<K, V> {
@@ -146,7 +149,7 @@ impl<K: IndexKey, V: Clone> ChunkMap<K, V> {
     ) -> usize {
         let n = keys.len().min(out.len()).min(BURST);
         // Stage 1: hash, find the chunk and the home slot, prefetch it.
-        let mut home: [(Option<&'a [Slot<K, V>]>, usize); BURST] = [(None, 0); BURST];
+        let mut home: [Home<'a, K, V>; BURST] = [(None, 0); BURST];
         for (key, h) in keys.iter().zip(home.iter_mut()).take(n) {
             let hash = key.index_hash();
             if let Some(chunk) = self
