@@ -19,7 +19,7 @@ use svcplane::model::{
     ClusterIps, Endpoint, EndpointPort, EndpointSlice, IpFamily, NodeConfig, ObjectRef, Protocol,
     Service, ServicePort,
 };
-use svcplane::snapshot::Snapshot;
+use svcplane::snapshot::{FrontendQuery, Snapshot};
 
 const LOOKUP_KEYS: usize = 16_384;
 
@@ -135,6 +135,33 @@ fn lookup(c: &mut Criterion) {
                 black_box(found)
             })
         });
+        // The same uniform keys, 32 per call of the burst lookup (a typical receive burst):
+        // every slot of the burst is prefetched before any is probed.
+        let queries: Vec<FrontendQuery> = keys
+            .iter()
+            .map(|&(protocol, address, port)| FrontendQuery {
+                protocol,
+                address,
+                port,
+            })
+            .collect();
+        g.bench_with_input(
+            BenchmarkId::new("snapshot_burst32", n),
+            &queries,
+            |b, queries| {
+                let mut out = [None; 32];
+                b.iter(|| {
+                    let mut found = 0usize;
+                    for burst in queries.chunks(32) {
+                        let got = snap.frontend_burst(burst, &mut out);
+                        for f in out[..got].iter().flatten() {
+                            found += f.kind() as usize;
+                        }
+                    }
+                    black_box(found)
+                })
+            },
+        );
         // The baseline: the same keys in a plain std HashMap (SipHash), mapping to an index.
         let map: HashMap<(Protocol, IpAddr, u16), usize> = snap
             .frontends()

@@ -451,9 +451,46 @@ fn add_mod(a: u32, b: u32, m: u32) -> u32 {
     s.min(s.wrapping_sub(m))
 }
 
+/// The table being filled, in an array of `CAP >= m` slots (a power of two): every index is
+/// masked with `CAP - 1`, so no access needs a bounds check (slot indices are below `m` by
+/// construction, so the mask never changes one). Probes read the table itself: a slot is empty
+/// while it holds [`EMPTY`].
+struct Slots<const CAP: usize> {
+    table: Box<[u16; CAP]>,
+}
+
+impl<const CAP: usize> Slots<CAP> {
+    fn new() -> Result<Self, MaglevError> {
+        let table: Box<[u16]> = vec![EMPTY; CAP].into_boxed_slice();
+        Ok(Slots {
+            table: table.try_into().map_err(|_| MaglevError::Internal)?,
+        })
+    }
+
+    /// Whether slot `s` is taken.
+    #[inline(always)]
+    fn is_taken(&self, s: u32) -> bool {
+        self.table[s as usize & (CAP - 1)] != EMPTY
+    }
+
+    /// Gives empty slot `s` to backend `id`.
+    #[inline(always)]
+    fn take(&mut self, s: u32, id: u16) {
+        self.table[s as usize & (CAP - 1)] = id;
+    }
+
+    /// The first `m` slots, the finished table.
+    fn finish(&self, m: u32) -> Result<Box<[u16]>, MaglevError> {
+        self.table
+            .get(..m as usize)
+            .map(Box::from)
+            .ok_or(MaglevError::Internal)
+    }
+}
+
 /// Population state. Active backends are numbered `0..active` in canonical order.
-struct Filler {
-    table: Box<[u16]>,
+struct Filler<const CAP: usize> {
+    slots: Slots<CAP>,
     m: u32,
     /// Empty slots left.
     remaining: u32,
@@ -532,9 +569,13 @@ fn mod_inverse(a: u32, m: u32) -> u32 {
 
 /// Backend `p` takes the first empty slot of its permutation from its cursor on.
 #[inline(always)]
-fn probe(p: &mut Perm, table: &mut [u16], m: u32) -> Result<(), MaglevError> {
+fn probe<const CAP: usize>(
+    p: &mut Perm,
+    slots: &mut Slots<CAP>,
+    m: u32,
+) -> Result<(), MaglevError> {
     let k1 = p.skip;
-    let free = |s: u32| table.get(s as usize).is_some_and(|&e| e == EMPTY);
+    let free = |s: u32| !slots.is_taken(s);
     let mut b = p.cursor;
     let s = if free(b) {
         b
@@ -571,10 +612,7 @@ fn probe(p: &mut Perm, table: &mut [u16], m: u32) -> Result<(), MaglevError> {
             }
         }
     };
-    match table.get_mut(s as usize) {
-        Some(e) => *e = p.id,
-        None => return Err(MaglevError::Internal),
-    }
+    slots.take(s, p.id);
     p.cursor = add_mod(s, k1, m);
     Ok(())
 }
@@ -583,9 +621,9 @@ fn probe(p: &mut Perm, table: &mut [u16], m: u32) -> Result<(), MaglevError> {
 /// slot, then its next first probe is made at once; the backends whose next slot is already
 /// taken are then walked on together until each cursor is at a slot that is empty.
 #[inline(never)]
-fn speculative_segment(
+fn speculative_segment<const CAP: usize>(
     perm: &mut [Perm],
-    table: &mut [u16],
+    slots: &mut Slots<CAP>,
     m: u32,
     segment: &[u32],
     pending: &mut [u32],
@@ -593,8 +631,8 @@ fn speculative_segment(
     let mut np = 0usize;
     for &a in segment {
         let p = perm.get_mut(a as usize).ok_or(MaglevError::Internal)?;
-        probe(p, table, m)?;
-        let taken = table.get(p.cursor as usize).is_some_and(|&e| e != EMPTY);
+        probe(p, slots, m)?;
+        let taken = slots.is_taken(p.cursor);
         *pending.get_mut(np).ok_or(MaglevError::Internal)? = a;
         np += usize::from(taken);
     }
@@ -615,7 +653,7 @@ fn speculative_segment(
             for (c, t) in c.iter_mut().zip(taken.iter_mut()) {
                 x = add_mod(x, p.skip, m);
                 *c = x;
-                *t = table.get(x as usize).is_some_and(|&e| e != EMPTY);
+                *t = slots.is_taken(x);
             }
             let mut all_taken = true;
             for (&c, &t) in c.iter().zip(&taken).rev() {
@@ -631,7 +669,7 @@ fn speculative_segment(
     Ok(())
 }
 
-impl Filler {
+impl<const CAP: usize> Filler<CAP> {
     /// Replays `cycle` (active backend indices, one per turn) until the table is full.
     fn replay(&mut self, cycle: &[u32]) -> Result<(), MaglevError> {
         let len = u32::try_from(cycle.len()).map_err(|_| MaglevError::Internal)?;
@@ -653,7 +691,7 @@ impl Filler {
         while self.remaining >= clear {
             for &a in cycle {
                 let p = self.perm.get_mut(a as usize).ok_or(MaglevError::Internal)?;
-                probe(p, &mut self.table, m)?;
+                probe(p, &mut self.slots, m)?;
             }
             self.remaining -= len;
         }
@@ -691,7 +729,7 @@ impl Filler {
                 .get(start..end as usize)
                 .ok_or(MaglevError::Internal)?;
             start = end as usize;
-            speculative_segment(&mut self.perm, &mut self.table, self.m, segment, pending)?;
+            speculative_segment(&mut self.perm, &mut self.slots, self.m, segment, pending)?;
             let filled = u32::try_from(segment.len()).map_err(|_| MaglevError::Internal)?;
             self.remaining = self
                 .remaining
@@ -706,13 +744,14 @@ impl Filler {
     fn turn(&mut self, a: usize) -> Result<bool, MaglevError> {
         if self.remaining > self.endgame_at {
             let p = self.perm.get_mut(a).ok_or(MaglevError::Internal)?;
-            probe(p, &mut self.table, self.m)?;
+            probe(p, &mut self.slots, self.m)?;
         } else {
             if !self.in_endgame {
                 self.in_endgame = true;
                 self.empties.clear();
                 // Few slots are empty: skip blocks without one using a branch-free test.
-                for (c, chunk) in self.table.chunks(64).enumerate() {
+                let table = self.slots.table.get(..self.m as usize).unwrap_or(&[]);
+                for (c, chunk) in table.chunks(64).enumerate() {
                     if chunk.iter().fold(false, |any, &e| any | (e == EMPTY)) {
                         let base = (c * 64) as u32;
                         self.empties.extend(
@@ -764,17 +803,33 @@ impl Filler {
             return Err(MaglevError::Internal);
         }
         let e = self.empties.swap_remove(best_k);
-        match self.table.get_mut(e as usize) {
-            Some(slot) if *slot == EMPTY => *slot = p.id,
-            _ => return Err(MaglevError::Internal),
+        if self.slots.is_taken(e) {
+            return Err(MaglevError::Internal);
         }
+        self.slots.take(e, p.id);
         p.cursor = add_mod(e, skip, m);
         Ok(())
     }
 }
 
-/// Fills a table of prime size `m >= active >= 1` (validated by the caller).
+/// Fills a table of prime size `m >= active >= 1` (validated by the caller), in a working array
+/// of the smallest of a few power-of-two capacities that holds it.
 fn populate(
+    backends: &[Backend],
+    seed: u64,
+    m: u32,
+    active: usize,
+) -> Result<Box<[u16]>, MaglevError> {
+    match m {
+        0..=512 => populate_in::<512>(backends, seed, m, active),
+        513..=4096 => populate_in::<4096>(backends, seed, m, active),
+        4097..=32768 => populate_in::<32768>(backends, seed, m, active),
+        32769..=MAX_TABLE_SIZE => populate_in::<131_072>(backends, seed, m, active),
+        _ => Err(MaglevError::Internal),
+    }
+}
+
+fn populate_in<const CAP: usize>(
     backends: &[Backend],
     seed: u64,
     m: u32,
@@ -796,7 +851,7 @@ fn populate(
     }
     let endgame_at = endgame_threshold(m);
     let mut f = Filler {
-        table: vec![EMPTY; m as usize].into_boxed_slice(),
+        slots: Slots::<CAP>::new()?,
         m,
         remaining: m,
         perm,
@@ -854,7 +909,7 @@ fn populate(
             top.t += 1;
         }
     }
-    Ok(f.table)
+    f.slots.finish(m)
 }
 
 #[cfg(test)]

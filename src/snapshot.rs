@@ -446,6 +446,20 @@ impl<'a> Frontend<'a> {
     }
 }
 
+/// The most queries [`Snapshot::frontend_burst`] answers per call.
+pub const FRONTEND_BURST: usize = index::BURST;
+
+/// A destination to look up with [`Snapshot::frontend_burst`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FrontendQuery {
+    /// The protocol.
+    pub protocol: Protocol,
+    /// The destination address.
+    pub address: IpAddr,
+    /// The destination port.
+    pub port: u16,
+}
+
 /// What [`Snapshot::lookup`] found for a destination.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Lookup<'a> {
@@ -688,6 +702,38 @@ impl Snapshot {
                 kind: key.kind(),
                 plan,
             })
+    }
+
+    /// [`frontend`](Self::frontend) for several destinations at once: `out[i]` is
+    /// `self.frontend(q.protocol, q.address, q.port)` for `q = queries[i]`, for the first
+    /// `min(queries.len(), out.len(), FRONTEND_BURST)` queries; returns that count.
+    ///
+    /// The same answers as one call per query, faster when the table is much larger than the
+    /// CPU cache: every query is hashed and its table slot prefetched before any is probed, so
+    /// the cache misses of the burst overlap (DPDK's bulk lookups work the same way). Allocates
+    /// nothing; meant for burst-oriented packet paths.
+    pub fn frontend_burst<'a>(
+        &'a self,
+        queries: &[FrontendQuery],
+        out: &mut [Option<Frontend<'a>>],
+    ) -> usize {
+        let n = queries.len().min(out.len()).min(FRONTEND_BURST);
+        let mut keys = [VipKey::new(Protocol::Tcp, IpAddr::V4([0; 4].into()), 0); FRONTEND_BURST];
+        for (k, q) in keys.iter_mut().zip(queries).take(n) {
+            *k = VipKey::new(q.protocol, q.address, q.port);
+        }
+        let mut found: [Option<(&VipKey, &Arc<PortPlan>)>; FRONTEND_BURST] = [None; FRONTEND_BURST];
+        let n = self
+            .tables
+            .vips
+            .get_key_value_burst(keys.get(..n).unwrap_or(&[]), &mut found);
+        for (o, f) in out.iter_mut().zip(found.iter()).take(n) {
+            *o = f.map(|(key, plan)| Frontend {
+                kind: key.kind(),
+                plan,
+            });
+        }
+        n
     }
 
     /// The NodePort frontend for (`protocol`, `family`, `port`). It answers only on this node's

@@ -1385,3 +1385,86 @@ fn listing_reads_like_kubectl_get_endpoints() {
     ));
     assert!(text.contains("10.244.3.40:8080(not-ready)"));
 }
+
+/// `frontend_burst` answers exactly as `frontend` does, query by query: hits of every kind,
+/// misses (wrong port, protocol, address, family), bursts longer than the limit and output
+/// buffers shorter than the queries.
+#[test]
+fn frontend_burst_answers_as_frontend_does() {
+    use crate::snapshot::{FrontendQuery, FRONTEND_BURST};
+    let mut c = seed_catalog(0);
+    for i in 0..3_000u32 {
+        let addr = IpAddr::from([10, 97, (i >> 8) as u8, i as u8]);
+        let svc = Service {
+            cluster_ips: ClusterIps::Assigned(vec![addr]),
+            ports: vec![ServicePort::tcp(80 + (i % 3) as u16)],
+            ..Service::new("burst", format!("s{i}"))
+        };
+        c.upsert_service(svc).unwrap();
+    }
+    let snap = c.compile();
+    // Every frontend the snapshot lists, plus near misses of each.
+    let mut queries = Vec::new();
+    for (f, _) in snap.frontends() {
+        let Some(a) = f.address else { continue };
+        queries.push(FrontendQuery {
+            protocol: f.protocol,
+            address: a,
+            port: f.port,
+        });
+        queries.push(FrontendQuery {
+            protocol: f.protocol,
+            address: a,
+            port: f.port ^ 1,
+        });
+        let other = if f.protocol == Protocol::Tcp {
+            Protocol::Udp
+        } else {
+            Protocol::Tcp
+        };
+        queries.push(FrontendQuery {
+            protocol: other,
+            address: a,
+            port: f.port,
+        });
+        let shifted = match a {
+            IpAddr::V4(v4) => IpAddr::V4((u32::from(v4) ^ 0x100).into()),
+            IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) ^ 0x100).into()),
+        };
+        queries.push(FrontendQuery {
+            protocol: f.protocol,
+            address: shifted,
+            port: f.port,
+        });
+        let mapped = match a {
+            IpAddr::V4(v4) => IpAddr::V6(v4.to_ipv6_mapped()),
+            IpAddr::V6(_) => a,
+        };
+        queries.push(FrontendQuery {
+            protocol: f.protocol,
+            address: mapped,
+            port: f.port,
+        });
+    }
+    assert!(queries.len() > 15_000);
+    let hits = queries
+        .iter()
+        .filter(|q| snap.frontend(q.protocol, q.address, q.port).is_some())
+        .count();
+    assert!(hits > 3_000, "{hits}");
+    let mut out = [None; FRONTEND_BURST];
+    let mut checked = 0;
+    for (round, chunk) in queries.chunks(FRONTEND_BURST + 5).enumerate() {
+        // Vary the output length: shorter than, equal to and longer than the burst limit.
+        let want = chunk.len().min(FRONTEND_BURST).min(64 - round % 7);
+        let n = snap.frontend_burst(chunk, &mut out[..want]);
+        assert_eq!(n, want);
+        for (q, got) in chunk.iter().zip(&out[..n]) {
+            assert_eq!(*got, snap.frontend(q.protocol, q.address, q.port), "{q:?}");
+            checked += 1;
+        }
+    }
+    assert!(checked > 10_000);
+    assert_eq!(snap.frontend_burst(&[], &mut out), 0);
+    assert_eq!(snap.frontend_burst(&queries, &mut []), 0);
+}

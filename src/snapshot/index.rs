@@ -21,6 +21,27 @@ use alloc::vec::Vec;
 /// Average entries per chunk the top level is sized for; it doubles when the map outgrows it.
 pub(crate) const TARGET_PER_CHUNK: usize = 32;
 
+/// The most keys [`ChunkMap::get_key_value_burst`] looks up per call.
+pub(crate) const BURST: usize = 64;
+
+/// Asks the CPU to start fetching the cache line of `x` (a hint: no effect on the program's
+/// results, and nothing at all on targets without a prefetch instruction).
+#[inline(always)]
+fn prefetch<T>(x: &T) {
+    #[cfg(target_arch = "x86_64")]
+    #[allow(unsafe_code)]
+    // SAFETY: `_mm_prefetch` only hints the cache; it never faults or reads memory into the
+    // program, and the pointer comes from a live reference. SSE is baseline on x86_64, which
+    // is the only requirement of this intrinsic.
+    unsafe {
+        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(
+            (x as *const T).cast::<i8>(),
+        );
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = x;
+}
+
 /// The most top-level bits: 2^20 chunks, enough for tens of millions of entries.
 const MAX_BITS: u32 = 20;
 
@@ -37,6 +58,9 @@ pub(crate) trait IndexKey: Clone + Eq {
 struct Slot<K, V>(Option<(K, V)>);
 
 type Chunk<K, V> = Arc<[Slot<K, V>]>;
+
+/// A key's chunk (if the map has one for it) and home slot, between the stages of a burst lookup.
+type Home<'a, K, V> = (Option<&'a [Slot<K, V>]>, usize);
 
 /// A persistent hash map with copy-on-write chunks.
 #[derive(Clone)]
@@ -107,6 +131,57 @@ impl<K: IndexKey, V: Clone> ChunkMap<K, V> {
             }
         }
         None
+    }
+
+    /// Looks up several keys at once: `out[i]` is what [`get_key_value`](Self::get_key_value)
+    /// returns for `keys[i]`, for the first `min(keys.len(), out.len(), BURST)` keys; returns
+    /// that count.
+    ///
+    /// First every key is hashed and the cache line of its home slot is prefetched, then the
+    /// slots are probed. With a table far larger than the cache, the misses of a burst then
+    /// overlap instead of being taken one after the other, as DPDK's `rte_hash_lookup_bulk`
+    /// does.
+    #[inline]
+    pub(crate) fn get_key_value_burst<'a>(
+        &'a self,
+        keys: &[K],
+        out: &mut [Option<(&'a K, &'a V)>],
+    ) -> usize {
+        let n = keys.len().min(out.len()).min(BURST);
+        // Stage 1: hash, find the chunk and the home slot, prefetch it.
+        let mut home: [Home<'a, K, V>; BURST] = [(None, 0); BURST];
+        for (key, h) in keys.iter().zip(home.iter_mut()).take(n) {
+            let hash = key.index_hash();
+            if let Some(chunk) = self
+                .chunks
+                .get(Self::chunk_of(self.bits, hash))
+                .and_then(|c| c.as_deref())
+            {
+                let i = hash as usize & chunk.len().wrapping_sub(1);
+                if let Some(slot) = chunk.get(i) {
+                    prefetch(slot);
+                }
+                *h = (Some(chunk), i);
+            }
+        }
+        // Stage 2: probe, as `get_key_value` does.
+        for ((key, &(chunk, mut i)), o) in keys.iter().zip(home.iter()).zip(out.iter_mut()).take(n)
+        {
+            *o = None;
+            let Some(chunk) = chunk else { continue };
+            let mask = chunk.len().wrapping_sub(1);
+            for _ in 0..chunk.len() {
+                match chunk.get(i).map(|s| &s.0) {
+                    Some(Some((k, v))) if k == key => {
+                        *o = Some((k, v));
+                        break;
+                    }
+                    Some(Some(_)) => i = (i + 1) & mask,
+                    _ => break,
+                }
+            }
+        }
+        n
     }
 
     /// Every entry, in no particular order.
