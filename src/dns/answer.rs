@@ -77,33 +77,14 @@ struct Request<'q> {
     error: Option<Rcode>,
 }
 
-fn read_request<'q>(query: &'q [u8], header: &Header) -> Request<'q> {
-    let first_question = || {
-        (header.qdcount == 1)
-            .then(|| Question::parse(query, HEADER_LEN).ok().map(|(q, _)| q))
-            .flatten()
-    };
-    let fail = |rcode, question| Request {
-        question,
-        edns: None,
-        error: Some(rcode),
-    };
-    if header.opcode != Opcode::QUERY {
-        return fail(Rcode::NOTIMP, first_question());
-    }
-    let Ok(msg) = Message::parse(query) else {
-        return fail(Rcode::FORMERR, first_question());
-    };
-    if header.qdcount != 1 {
-        return fail(Rcode::FORMERR, None);
-    }
-    let question = msg.questions().next();
-    // OPT only in the additional section, at most once, owned by the root (RFC 6891 §6.1.1).
+/// The query's EDNS(0) parameters: OPT only in the additional section, at most once, owned by
+/// the root (RFC 6891 §6.1.1); `Err` when it breaks those rules.
+fn edns_of(msg: &Message<'_>) -> Result<Option<Edns>, ()> {
     let misplaced = [Section::Answer, Section::Authority]
         .into_iter()
         .any(|s| msg.records(s).any(|r| r.rtype == Type::OPT));
     if misplaced {
-        return fail(Rcode::FORMERR, question);
+        return Err(());
     }
     let mut edns = None;
     for r in msg.records(Section::Additional) {
@@ -111,7 +92,7 @@ fn read_request<'q>(query: &'q [u8], header: &Header) -> Request<'q> {
             continue;
         }
         if edns.is_some() || !r.name.is_root() {
-            return fail(Rcode::FORMERR, question);
+            return Err(());
         }
         edns = Some(Edns {
             udp_size: r.class.0,
@@ -119,9 +100,39 @@ fn read_request<'q>(query: &'q [u8], header: &Header) -> Request<'q> {
             dnssec_ok: r.ttl & 0x8000 != 0,
         });
     }
+    Ok(edns)
+}
+
+/// Reads the query. The response carries an OPT whenever the query's OPT could be read, so an
+/// EDNS client never takes an error for a lack of EDNS support.
+fn read_request<'q>(query: &'q [u8], header: &Header) -> Request<'q> {
+    let first_question = || {
+        (header.qdcount == 1)
+            .then(|| Question::parse(query, HEADER_LEN).ok().map(|(q, _)| q))
+            .flatten()
+    };
+    let fail = |rcode, question, edns| Request {
+        question,
+        edns,
+        error: Some(rcode),
+    };
+    let msg = Message::parse(query);
+    if header.opcode != Opcode::QUERY {
+        let edns = msg.ok().and_then(|m| edns_of(&m).ok().flatten());
+        return fail(Rcode::NOTIMP, first_question(), edns);
+    }
+    let Ok(msg) = msg else {
+        return fail(Rcode::FORMERR, first_question(), None);
+    };
+    let Ok(edns) = edns_of(&msg) else {
+        return fail(Rcode::FORMERR, first_question(), None);
+    };
+    if header.qdcount != 1 {
+        return fail(Rcode::FORMERR, None, edns);
+    }
     let error = edns.filter(|e| e.version != 0).map(|_| Rcode::BADVERS);
     Request {
-        question,
+        question: msg.questions().next(),
         edns,
         error,
     }

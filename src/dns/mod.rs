@@ -62,8 +62,8 @@
 //! - **Malformed queries**: fewer than 12 bytes, or a response (QR set), get no answer
 //!   ([`NoAnswer`]). An opcode other than QUERY gets NOTIMP; QDCOUNT ≠ 1, a malformed name or
 //!   record (see [`wire`]), an OPT outside the additional section, two OPTs or an OPT not owned
-//!   by the root get FORMERR — echoing the question when it could be read. Bytes after the last
-//!   record are ignored.
+//!   by the root get FORMERR — echoing the question when it could be read, and an OPT when the
+//!   query's OPT could be read. Bytes after the last record are ignored.
 //! - **EDNS(0)** (RFC 6891): an OPT in the query raises the UDP limit to its buffer size,
 //!   between 512 and [`ZoneConfig::udp_payload_size`] (1232 by default), and the response
 //!   carries an OPT advertising that size, with the DO bit copied. EDNS versions other than 0

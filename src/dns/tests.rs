@@ -979,6 +979,13 @@ fn malformed_queries() {
     let r = ask_raw(&zone, &two, Transport::Udp, 512);
     assert_eq!(r.rcode, Rcode::FORMERR);
     assert!(r.question.is_none());
+    assert_eq!(r.opt, None, "the message does not parse: no OPT");
+    // No question, a good OPT: FORMERR with an OPT.
+    let mut none = good[..12].to_vec();
+    none[5] = 0;
+    none.extend_from_slice(&good[good.len() - 11..]);
+    let r = ask_raw(&zone, &none, Transport::Udp, 512);
+    assert_eq!((r.rcode, r.opt), (Rcode::FORMERR, Some((1232, 0))));
     // A forward pointer as the name.
     let mut fwd = good[..12].to_vec();
     fwd[11] = 0;
@@ -992,6 +999,7 @@ fn malformed_queries() {
     assert_eq!(r.rcode, Rcode::NOTIMP);
     assert_eq!(r.header.opcode, Opcode::STATUS);
     assert!(r.question.is_some());
+    assert_eq!(r.opt, Some((1232, 0)), "the query's OPT was readable");
     // EDNS version 1: BADVERS (extended), with an OPT.
     let mut v1 = good.clone();
     let opt_ttl = v1.len() - 6;
