@@ -21,7 +21,8 @@ pub enum Transport {
 pub struct Response {
     /// Its length: the response is `out[..len]`.
     pub len: usize,
-    /// The response code (extended codes such as BADVERS included).
+    /// The response code as written (extended codes such as BADVERS included when the OPT
+    /// carrying them fit).
     pub rcode: Rcode,
     /// TC is set: the answer did not fit (the client should retry over TCP).
     pub truncated: bool,
@@ -258,6 +259,7 @@ impl Zone {
             (None, Some((name, qtype, qclass))) => self.resolve(&mut o, &name, qtype, qclass),
             (None, None) => (Rcode::NOERROR, false),
         };
+        let mut rcode = rcode;
         if let Some(edns) = opt {
             o.w.unreserve(OPT_LEN);
             let ttl = u32::from(rcode.extended_bits()) << 24 | u32::from(edns.dnssec_ok) << 15;
@@ -269,6 +271,11 @@ impl Zone {
             if !written {
                 o.truncated = true;
             }
+        }
+        if opt.is_none() && rcode.extended_bits() != 0 {
+            // No room for the OPT that would carry it: the response is truncated (TC) and says
+            // only what its header can.
+            rcode = Rcode(u16::from(rcode.header_bits()));
         }
         response.rcode = rcode.header_bits();
         response.aa = authoritative;

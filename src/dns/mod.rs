@@ -72,7 +72,9 @@
 //!   transport's limit ([`Transport::Udp`]: 512 bytes without EDNS; [`Transport::Tcp`]: 65,535).
 //!   Answer and authority RRsets are written whole or not at all; the first that does not fit
 //!   sets TC and ends them (what fit before it stays). Additional RRsets that do not fit are
-//!   left out without TC. A buffer too small for the question gets the header alone, with TC.
+//!   left out without TC. A buffer too small for the question gets the header alone, with TC;
+//!   one too small for the OPT an EDNS query needs gets TC too (and an extended RCODE such as
+//!   BADVERS, which only the OPT can carry, is not sent).
 //! - **Header**: ID, opcode, RD and CD are copied; AD, RA and Z are clear.
 //! - **Order**: records are in a fixed order (addresses ascending); svcplane does not rotate
 //!   them per query.

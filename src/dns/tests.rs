@@ -1029,6 +1029,12 @@ fn malformed_queries() {
         ask_raw(&zone, &owned, Transport::Udp, 512).rcode,
         Rcode::FORMERR
     );
+    // BADVERS into a buffer without room for the OPT: TC, and the RCODE the header can carry.
+    let mut out = vec![0u8; v1.len() - 11 + 5];
+    let r = zone.answer(&v1, Transport::Udp, &mut out).unwrap();
+    assert_eq!((r.rcode, r.truncated), (Rcode::NOERROR, true));
+    let reply = parse_reply(&out, r.len);
+    assert_eq!((reply.rcode, reply.opt), (Rcode::NOERROR, None));
     // The DO bit is copied.
     let mut dnssec = good.clone();
     dnssec[opt_ttl + 2] = 0x80;
