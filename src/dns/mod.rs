@@ -27,12 +27,16 @@
 //! | `_<port>._<proto>.<svc>.<ns>.svc.<zone>` | SRV `0 100 <port> <svc>.<ns>.svc.<zone>` per named port (unnamed ports have none); the target's A/AAAA in the additional section |
 //! | `<svc>.<ns>.svc.<zone>` (headless) | A/AAAA: every ready endpoint (every endpoint with `publishNotReadyAddresses`); none ready: NXDOMAIN |
 //! | `<host>.<svc>.<ns>.svc.<zone>` (headless) | A/AAAA of that endpoint; `<host>` is its `hostname`, or else its address with `.`/`:` turned into `-` (`10-244-1-5`, as kube-dns and CoreDNS name it) |
-//! | `_<port>._<proto>.<svc>.<ns>.svc.<zone>` (headless) | SRV per ready endpoint × named port: priority 0, weights splitting 100 evenly, the endpoint's own port (from its EndpointSlice, which is where a headless client connects), target `<host>.<svc>…`; addresses in the additional section |
+//! | `_<port>._<proto>.<svc>.<ns>.svc.<zone>` (headless) | SRV per ready endpoint × named port: priority 0, weights splitting 100 evenly, the endpoint's own port (from its EndpointSlice: where a headless client connects, and what CoreDNS sends; the specification's text names the Service port), target `<host>.<svc>…`; addresses in the additional section |
 //! | `<svc>.<ns>.svc.<zone>` (ExternalName) | CNAME to `externalName` (a trailing dot is allowed) |
 //! | `d.c.b.a.in-addr.arpa`, nibbles`.ip6.arpa` | PTR of cluster IPs → `<svc>.<ns>.svc.<zone>`; of headless endpoints → `<host>.<svc>.<ns>.svc.<zone>` |
 //! | `<zone>` and each reverse zone apex | SOA (`ns.dns.<zone>`, `hostmaster.<zone>`, serial, 7200, 1800, 86400, negative TTL) and NS `ns.dns.<zone>` |
 //! | `ns.dns.<zone>` | A/AAAA of [`ZoneConfig::nameservers`], when given |
 //! | `dns-version.<zone>` | TXT `"1.1.0"` |
+//!
+//! Endpoint names exist for headless Services only, as the specification lists them (CoreDNS
+//! also answers them under Services with a cluster IP). The deprecated pod records
+//! `<a-b-c-d>.<ns>.pod.<zone>` (specification §2.6) are not served.
 //!
 //! Names under a Service that hold nothing themselves (`<ns>.svc.<zone>`, `svc.<zone>`,
 //! `_tcp.<svc>…`) exist as empty non-terminals. Reverse zones are the configured prefixes'
