@@ -299,6 +299,11 @@ impl Catalog {
         self.endpoints.get(id).map(Vec::as_slice)
     }
 
+    /// Every Service, as last upserted, ordered by namespace and name.
+    pub fn services(&self) -> impl Iterator<Item = &Service> + '_ {
+        self.services.values()
+    }
+
     /// The number of Services.
     pub fn len(&self) -> usize {
         self.services.len()

@@ -28,6 +28,8 @@
 //!   conflict checks, compiled incrementally into snapshots.
 //! - [`snapshot`]: the compiled, immutable service table: O(1) frontend and NodePort lookup and
 //!   per-port plans (backends, pools, Maglev tables, policies) for the packet path.
+//! - [`dns`]: Service DNS (A/AAAA, headless endpoints, SRV, ExternalName CNAME, PTR) compiled
+//!   into an immutable zone that answers DNS wire-format queries into caller buffers.
 //! - `k8s` (feature `k8s-json`, on by default; needs `std` and `serde_json`): Services,
 //!   EndpointSlices and Lists as the Kubernetes API returns them in JSON, applied to a catalog;
 //!   several EndpointSlices of a Service merge.
@@ -49,6 +51,7 @@ mod bare_metal;
 pub mod catalog;
 pub mod conntrack;
 pub mod dataplane;
+pub mod dns;
 pub mod hash;
 #[cfg(feature = "k8s-json")]
 pub mod k8s;
