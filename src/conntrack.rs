@@ -16,9 +16,10 @@
 //! key (backend → client, or → the masquerade address and port when the flow was SNATed). The
 //! index costs 8 bytes a slot, 4 slots a flow: 32 bytes a flow on top of the entry.
 //!
-//! The index hashes keys with [`crate::hash::flow_hash`] under a seed the caller supplies: it
-//! should be random per process, so that nobody outside can aim packets at one chain
-//! (DESIGN.md, invariant 6). [`Conntrack::hash`] exposes the hash so a caller that has it already
+//! The index hashes keys with a keyed folded-multiply hash (not the cluster-wide
+//! [`crate::hash::flow_hash`]: nothing outside the table depends on this hash) under keys derived
+//! from a seed the caller supplies: it should be random per process, so that nobody outside can
+//! aim packets at one chain (DESIGN.md, invariant 6). [`Conntrack::hash`] exposes the hash so a caller that has it already
 //! (say, to pick a worker) can pass it to the `_hashed` lookups.
 //!
 //! # Timeouts
@@ -32,7 +33,7 @@ use alloc::vec::Vec;
 use core::fmt;
 use core::net::IpAddr;
 
-use crate::hash::flow_hash;
+use crate::hash::TableHasher;
 use crate::maglev::ip_key;
 use crate::nat::Tuple;
 use crate::wire::ip_protocol;
@@ -287,7 +288,7 @@ pub struct Conntrack {
     free: Vec<u32>,
     index: Vec<Slot>,
     mask: usize,
-    seed: u64,
+    hasher: TableHasher,
     len: usize,
     hand: usize,
     snat_addrs: [[u8; 16]; MAX_SNAT_ADDRS],
@@ -324,7 +325,7 @@ impl Conntrack {
             free,
             index: alloc::vec![Slot::default(); slots],
             mask: slots - 1,
-            seed,
+            hasher: TableHasher::new(seed),
             len: 0,
             hand: 0,
             snat_addrs: [[0; 16]; MAX_SNAT_ADDRS],
@@ -372,17 +373,31 @@ impl Conntrack {
         &self.timeouts
     }
 
-    /// The index hash of `key`.
+    /// The index hash of `key` (keyed by the table's seed; see the module docs).
     #[inline]
     pub fn hash(&self, key: &FlowKey) -> u64 {
-        flow_hash(
-            self.seed,
-            &key.src,
-            &key.dst,
+        self.hash_parts(
+            u128::from_le_bytes(key.src),
+            u128::from_le_bytes(key.dst),
             key.src_port,
             key.dst_port,
             key.protocol,
         )
+    }
+
+    /// [`Conntrack::hash`] of the key with these fields, addresses as `u128::from_le_bytes`
+    /// of the key's bytes (for a caller that has them in registers).
+    #[inline]
+    pub(crate) fn hash_parts(
+        &self,
+        src: u128,
+        dst: u128,
+        src_port: u16,
+        dst_port: u16,
+        protocol: u8,
+    ) -> u64 {
+        let tail = u64::from(src_port) | u64::from(dst_port) << 16 | u64::from(protocol) << 32;
+        self.hasher.hash(src, dst, tail)
     }
 
     /// The key replies of `flow` carry: from the backend to the client, or to the masquerade

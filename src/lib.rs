@@ -57,3 +57,9 @@ pub mod nat;
 pub mod select;
 pub mod snapshot;
 pub mod wire;
+
+/// The integration tests' independent packet builder and checksum oracle (`tests/common`),
+/// shared with the unit tests.
+#[cfg(test)]
+#[path = "../tests/common/mod.rs"]
+mod oracle;

@@ -6,7 +6,7 @@ use alloc::vec::Vec;
 use core::net::IpAddr;
 
 use super::PacketCount;
-use crate::hash::flow_hash;
+use crate::hash::TableHasher;
 
 /// Probes before a packet is counted in the overflow entry.
 const MAX_PROBES: usize = 16;
@@ -31,7 +31,7 @@ struct Slot {
 pub(crate) struct BackendCounters {
     slots: Vec<Slot>,
     overflow: BackendCount,
-    seed: u64,
+    hasher: TableHasher,
 }
 
 impl BackendCounters {
@@ -44,7 +44,7 @@ impl BackendCounters {
         BackendCounters {
             slots: alloc::vec![Slot::default(); n],
             overflow: BackendCount::default(),
-            seed,
+            hasher: TableHasher::new(seed),
         }
     }
 
@@ -64,11 +64,15 @@ impl BackendCounters {
         if n == 0 {
             return &mut self.overflow;
         }
-        let mut pos = flow_hash(self.seed, key, key, port, port, 0) as usize & (n - 1);
+        let wanted = u128::from_ne_bytes(*key);
+        let mut pos = self
+            .hasher
+            .hash(u128::from_le_bytes(*key), 0, u64::from(port)) as usize
+            & (n - 1);
         let mut found = None;
         for _ in 0..MAX_PROBES.min(n) {
             let s = &self.slots[pos];
-            if !s.live || (s.key == *key && s.port == port) {
+            if !s.live || (u128::from_ne_bytes(s.key) == wanted && s.port == port) {
                 found = Some(pos);
                 break;
             }
