@@ -402,6 +402,7 @@ impl Conntrack {
 
     /// The key replies of `flow` carry: from the backend to the client, or to the masquerade
     /// address and port. `None` when the flow names an SNAT address the table does not have.
+    #[inline]
     pub fn reply_key(&self, flow: &Flow) -> Option<FlowKey> {
         let (dst, dst_port) = match flow.snat {
             0 => (flow.key.src, flow.key.src_port),
@@ -420,6 +421,7 @@ impl Conntrack {
     }
 
     /// The flow `id` names, if it is still tracked.
+    #[inline]
     pub fn get(&self, id: FlowId) -> Option<&Flow> {
         let i = id.0 as usize;
         if *self.live.get(i)? {
@@ -438,6 +440,7 @@ impl Conntrack {
     }
 
     /// [`Conntrack::lookup`] with the key's hash ([`Conntrack::hash`]) already computed.
+    #[inline]
     pub fn lookup_hashed(
         &mut self,
         key: &FlowKey,
@@ -468,6 +471,7 @@ impl Conntrack {
     /// Records a packet of flow `id` going `dir` at `now`, with its TCP flags (0 for other
     /// protocols): refreshes the flow and advances its state. Returns the new state, or `None`
     /// when `id` is no longer tracked.
+    #[inline]
     pub fn touch(&mut self, id: FlowId, dir: Direction, tcp_flags: u8, now: u32) -> Option<State> {
         const FIN: u8 = 0x01;
         const SYN: u8 = 0x02;
@@ -595,6 +599,7 @@ impl Conntrack {
             .map(|(i, (f, _))| (FlowId(i as u32), f))
     }
 
+    #[inline]
     fn expired(&self, flow: &Flow, now: u32) -> bool {
         let timeout = self.timeouts.of(flow.key.protocol, flow.state);
         now.saturating_sub(flow.last_seen) >= timeout
@@ -625,7 +630,7 @@ impl Conntrack {
     }
 
     /// The entry and direction `key` (with index hash `h`) is linked under.
-    #[inline]
+    #[inline(always)]
     fn find(&self, key: &FlowKey, h: u32) -> Option<(usize, Direction)> {
         let mut pos = h as usize & self.mask;
         // Bounded by the index size, so even a corrupted index cannot hang the packet path.
@@ -653,6 +658,7 @@ impl Conntrack {
         None
     }
 
+    #[inline]
     fn key_of(&self, entry: usize, reply: bool) -> Option<FlowKey> {
         let flow = self.flows.get(entry)?;
         if reply {
