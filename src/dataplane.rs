@@ -71,7 +71,7 @@ use crate::conntrack::{self, Conntrack, Direction, Flow, FlowId, FlowKey, Timeou
 use crate::hash::flow_hash;
 use crate::maglev::ip_key;
 use crate::model::{IpFamily, ObjectRef, Protocol, TrafficPolicy};
-use crate::nat::{self, Common, CommonRewrite, Family, Kind, Parsed, Rewrite, Tuple};
+use crate::nat::{self, CommonRewrite, Family, Kind, Parsed, Rewrite, Tuple};
 use crate::select::{Pool, Traffic};
 use crate::snapshot::{FrontendKind, Lookup, PlanBackend, PortPlan, Snapshot, Source};
 
@@ -390,6 +390,16 @@ struct Choice<'s> {
     affinity: Option<(u64, u32, bool)>,
 }
 
+/// What the fast path did with a packet of the common case.
+enum Common {
+    /// Forwarded on an established flow, and counted.
+    Counted,
+    /// Decided (a new flow, or no flow), not counted yet.
+    Decided(Verdict),
+    /// Left to the general path, nothing changed.
+    General,
+}
+
 /// A per-core worker: the flow table, the affinity table and the counters. See the module docs.
 /// [`process`](Self::process) takes `&mut self`: one worker per core, no sharing, no locks.
 pub struct Worker {
@@ -497,7 +507,25 @@ impl Worker {
     pub fn process(&mut self, snap: &Snapshot, pkt: &mut [u8], meta: &Meta) -> Verdict {
         let len = pkt.len();
         self.last_backend = None;
-        let verdict = self.process_inner(snap, pkt, meta);
+        let verdict = if self.fast_path {
+            match nat::parse_common(pkt) {
+                Some(c) => match self.process_common(snap, pkt, &c, meta) {
+                    // An established flow, counted already.
+                    Common::Counted => return Verdict::Forward,
+                    Common::Decided(v) => v,
+                    Common::General => self.process_general(snap, pkt, meta),
+                },
+                None => self.process_general(snap, pkt, meta),
+            }
+        } else {
+            self.process_general(snap, pkt, meta)
+        };
+        self.count(verdict, len);
+        verdict
+    }
+
+    /// Counts a packet's verdict (and, when forwarded, its backend's packets).
+    fn count(&mut self, verdict: Verdict, len: usize) {
         if let (Verdict::Forward, Some((key, port, to))) = (verdict, self.last_backend) {
             self.backends.add(&key, port, to, len);
         }
@@ -517,7 +545,6 @@ impl Worker {
                 }
             }
         }
-        verdict
     }
 
     /// Processes up to [`MAX_BURST`] packets, all with `meta`, writing verdict `i` for packet
@@ -607,30 +634,18 @@ impl Worker {
         e
     }
 
-    fn process_inner(&mut self, snap: &Snapshot, pkt: &mut [u8], meta: &Meta) -> Verdict {
-        if self.fast_path {
-            if let Some(c) = nat::parse_common(pkt) {
-                if let Some(v) = self.process_common(snap, pkt, &c, meta) {
-                    return v;
-                }
-            }
-        }
-        self.process_general(snap, pkt, meta)
-    }
-
     /// The fast path of a packet [`nat::parse_common`] accepted: the same decisions and bytes as
     /// [`Self::process_general`] (which `parse` would have taken to [`Self::process_whole`] with
     /// a [`Kind::Ports`] packet that is not a fragment), without building a [`Parsed`] or a
-    /// [`Rewrite`] for a tracked flow, and with the key hashed once. `None` (nothing changed)
-    /// hands an unusual tracked flow to the general path.
+    /// [`Rewrite`] for a tracked flow, and with the key hashed once.
     #[inline]
     fn process_common(
         &mut self,
         snap: &Snapshot,
         pkt: &mut [u8],
-        c: &Common,
+        c: &nat::Common,
         meta: &Meta,
-    ) -> Option<Verdict> {
+    ) -> Common {
         let now = meta.now();
         let key = FlowKey {
             src: c.src.to_le_bytes(),
@@ -645,42 +660,45 @@ impl Worker {
             .conntrack
             .hash_parts(c.src, c.dst, c.src_port, c.dst_port, c.protocol);
         if let Some((id, dir)) = self.conntrack.lookup_hashed(&key, hash, now) {
-            // A hit changes nothing in the table, so the general path may take over.
             return self.established_common(pkt, c, id, dir, now);
         }
         let p = c.parsed();
-        Some(match self.decide(snap, &p.tuple, meta.ingress, now) {
+        Common::Decided(match self.decide(snap, &p.tuple, meta.ingress, now) {
             Ok(choice) => self.create(pkt, &p, (&key, hash), &choice, now),
             Err((v, _)) => v,
         })
     }
 
-    /// [`Self::established`] for a packet of the common case; `None`, with nothing changed,
-    /// when the flow names a masquerade address the worker does not know or of the other family
-    /// (the general path decides those).
+    /// [`Self::established`] for a packet of the common case, counted here. A flow that names a
+    /// masquerade address the worker does not know, or one of the other family, goes to the
+    /// general path with nothing changed (a hit changes nothing in the table).
     #[inline]
     fn established_common(
         &mut self,
         pkt: &mut [u8],
-        c: &Common,
+        c: &nat::Common,
         id: FlowId,
         dir: Direction,
         now: u32,
-    ) -> Option<Verdict> {
-        let flow = self.conntrack.get(id).copied()?;
+    ) -> Common {
+        let Some(flow) = self.conntrack.get(id) else {
+            return Common::General;
+        };
+        let (backend, backend_port) = (flow.backend, flow.backend_port);
         let snat = if flow.snat != 0 {
-            let addr = self.snat_addr_of(&flow)?;
-            if Family::of(&addr) != c.family() {
-                return None;
+            match self.snat_addr_of(flow) {
+                Some(addr) if Family::of(&addr) == c.family() => {
+                    Some((ip_key(addr), flow.snat_port))
+                }
+                _ => return Common::General,
             }
-            Some((ip_key(addr), flow.snat_port))
         } else {
             None
         };
         let rw = match dir {
             Direction::Original => CommonRewrite {
                 src: snat,
-                dst: Some((flow.backend, flow.backend_port)),
+                dst: Some((backend, backend_port)),
             },
             Direction::Reply => CommonRewrite {
                 src: Some((flow.key.dst, flow.key.dst_port)),
@@ -689,8 +707,11 @@ impl Worker {
         };
         nat::apply_common(pkt, c, &rw);
         self.conntrack.touch(id, dir, c.tcp_flags, now);
-        self.last_backend = Some((flow.backend, flow.backend_port, dir == Direction::Original));
-        Some(Verdict::Forward)
+        let len = pkt.len();
+        self.backends
+            .add(&backend, backend_port, dir == Direction::Original, len);
+        self.counters.forward.add(len);
+        Common::Counted
     }
 
     /// The general path: every packet [`nat::parse`] reads.
