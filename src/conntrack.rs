@@ -89,7 +89,7 @@ impl FlowKey {
 
 /// Key equality as two 128-bit and one 40-bit comparison (the derived `==` compares the
 /// address arrays through a `memcmp` call on the lookup path).
-#[inline]
+#[inline(always)]
 fn same_key(a: &FlowKey, b: &FlowKey) -> bool {
     u128::from_ne_bytes(a.src) == u128::from_ne_bytes(b.src)
         && u128::from_ne_bytes(a.dst) == u128::from_ne_bytes(b.dst)
@@ -170,6 +170,7 @@ impl Default for Timeouts {
 
 impl Timeouts {
     /// The timeout of a flow of `protocol` in `state`.
+    #[inline(always)]
     pub fn of(&self, protocol: u8, state: State) -> u32 {
         match (protocol, state) {
             (ip_protocol::TCP, State::New) => self.tcp_syn,
@@ -381,30 +382,23 @@ impl Conntrack {
         self.hash_parts(
             u128::from_le_bytes(key.src),
             u128::from_le_bytes(key.dst),
-            key.src_port,
-            key.dst_port,
+            u32::from(key.src_port) << 16 | u32::from(key.dst_port),
             key.protocol,
         )
     }
 
-    /// [`Conntrack::hash`] of the key with these fields, addresses as `u128::from_le_bytes`
-    /// of the key's bytes (for a caller that has them in registers).
+    /// [`Conntrack::hash`] of the key with these fields: addresses as `u128::from_le_bytes` of
+    /// the key's bytes, ports as `src_port << 16 | dst_port` (for a caller that has them in
+    /// registers).
     #[inline]
-    pub(crate) fn hash_parts(
-        &self,
-        src: u128,
-        dst: u128,
-        src_port: u16,
-        dst_port: u16,
-        protocol: u8,
-    ) -> u64 {
-        let tail = u64::from(src_port) | u64::from(dst_port) << 16 | u64::from(protocol) << 32;
+    pub(crate) fn hash_parts(&self, src: u128, dst: u128, ports: u32, protocol: u8) -> u64 {
+        let tail = u64::from(ports) | u64::from(protocol) << 32;
         self.hasher.hash(src, dst, tail)
     }
 
     /// The key replies of `flow` carry: from the backend to the client, or to the masquerade
     /// address and port. `None` when the flow names an SNAT address the table does not have.
-    #[inline]
+    #[inline(always)]
     pub fn reply_key(&self, flow: &Flow) -> Option<FlowKey> {
         let (dst, dst_port) = match flow.snat {
             0 => (flow.key.src, flow.key.src_port),
@@ -423,7 +417,7 @@ impl Conntrack {
     }
 
     /// The flow `id` names, if it is still tracked.
-    #[inline]
+    #[inline(always)]
     pub fn get(&self, id: FlowId) -> Option<&Flow> {
         let i = id.0 as usize;
         if *self.live.get(i)? {
@@ -442,7 +436,7 @@ impl Conntrack {
     }
 
     /// [`Conntrack::lookup`] with the key's hash ([`Conntrack::hash`]) already computed.
-    #[inline]
+    #[inline(always)]
     pub fn lookup_hashed(
         &mut self,
         key: &FlowKey,
@@ -473,7 +467,7 @@ impl Conntrack {
     /// Records a packet of flow `id` going `dir` at `now`, with its TCP flags (0 for other
     /// protocols): refreshes the flow and advances its state. Returns the new state, or `None`
     /// when `id` is no longer tracked.
-    #[inline]
+    #[inline(always)]
     pub fn touch(&mut self, id: FlowId, dir: Direction, tcp_flags: u8, now: u32) -> Option<State> {
         const FIN: u8 = 0x01;
         const SYN: u8 = 0x02;
@@ -522,9 +516,22 @@ impl Conntrack {
     /// [`Conntrack::insert`] with the hash of `flow.key` ([`Conntrack::hash`]) already
     /// computed, e.g. by the lookup that missed.
     pub fn insert_hashed(&mut self, flow: Flow, hash: u64) -> Result<FlowId, Error> {
+        if self.find(&flow.key, hash as u32).is_some() {
+            // Checked before the SNAT address, as the reply key's check below is.
+            if self.reply_key(&flow).is_some() {
+                return Err(Error::Exists);
+            }
+        }
+        self.insert_missing(flow, hash)
+    }
+
+    /// [`Conntrack::insert_hashed`] for a flow whose original key the caller has just looked up
+    /// and not found (the packet path's new flows): only the reply key is checked.
+    #[inline]
+    pub(crate) fn insert_missing(&mut self, flow: Flow, hash: u64) -> Result<FlowId, Error> {
         let reply = self.reply_key(&flow).ok_or(Error::UnknownSnatAddr)?;
         let (h_orig, h_reply) = (hash as u32, self.hash(&reply) as u32);
-        if self.find(&flow.key, h_orig).is_some() || self.find(&reply, h_reply).is_some() {
+        if self.find(&reply, h_reply).is_some() {
             return Err(Error::Exists);
         }
         if self.free.is_empty() {
@@ -601,7 +608,7 @@ impl Conntrack {
             .map(|(i, (f, _))| (FlowId(i as u32), f))
     }
 
-    #[inline]
+    #[inline(always)]
     fn expired(&self, flow: &Flow, now: u32) -> bool {
         let timeout = self.timeouts.of(flow.key.protocol, flow.state);
         now.saturating_sub(flow.last_seen) >= timeout
@@ -660,7 +667,7 @@ impl Conntrack {
         None
     }
 
-    #[inline]
+    #[inline(always)]
     fn key_of(&self, entry: usize, reply: bool) -> Option<FlowKey> {
         let flow = self.flows.get(entry)?;
         if reply {

@@ -650,21 +650,19 @@ impl Worker {
         let key = FlowKey {
             src: c.src.to_le_bytes(),
             dst: c.dst.to_le_bytes(),
-            src_port: c.src_port,
-            dst_port: c.dst_port,
+            src_port: c.src_port(),
+            dst_port: c.dst_port(),
             protocol: c.protocol,
         };
         // From the values in registers, not from `key` in memory: reading the key's words back
         // right after its fields were stored piecewise stalls store-to-load forwarding.
-        let hash = self
-            .conntrack
-            .hash_parts(c.src, c.dst, c.src_port, c.dst_port, c.protocol);
+        let hash = self.conntrack.hash_parts(c.src, c.dst, c.ports, c.protocol);
         if let Some((id, dir)) = self.conntrack.lookup_hashed(&key, hash, now) {
             return self.established_common(pkt, c, id, dir, now);
         }
         let p = c.parsed();
         Common::Decided(match self.decide(snap, &p.tuple, meta.ingress, now) {
-            Ok(choice) => self.create(pkt, &p, (&key, hash), &choice, now),
+            Ok(choice) => self.create(pkt, (&p, Some(c)), (&key, hash), &choice, now),
             Err((v, _)) => v,
         })
     }
@@ -705,7 +703,7 @@ impl Worker {
                 dst: snat.map(|_| (flow.key.src, flow.key.src_port)),
             },
         };
-        nat::apply_common(pkt, c, &rw);
+        nat::apply_common_to(pkt, c.v6, c.protocol == crate::wire::ip_protocol::TCP, &rw);
         self.conntrack.touch(id, dir, c.tcp_flags, now);
         let len = pkt.len();
         self.backends
@@ -764,7 +762,7 @@ impl Worker {
             return Verdict::Pass;
         }
         match self.decide(snap, &p.tuple, meta.ingress, now) {
-            Ok(choice) => self.create(pkt, p, (&key, hash), &choice, now),
+            Ok(choice) => self.create(pkt, (p, None), (&key, hash), &choice, now),
             Err((v, _)) => v,
         }
     }
@@ -939,11 +937,13 @@ impl Worker {
     }
 
     /// Tracks and rewrites the first packet of a new flow.
-    /// A new flow: `key` and its conntrack `hash` are the ones the missed lookup used.
+    /// A new flow: `key` and its conntrack `hash` are the ones the missed lookup used. `common`
+    /// is the fast path's description of the same packet, when it has one: the rewrite is then
+    /// [`nat::apply_common`] (the same bytes as [`nat::apply`]).
     fn create(
         &mut self,
         pkt: &mut [u8],
-        p: &Parsed,
+        (p, common): (&Parsed, Option<&nat::Common>),
         (key, hash): (&FlowKey, u64),
         c: &Choice<'_>,
         now: u32,
@@ -952,7 +952,7 @@ impl Worker {
         let flow = Flow::new(*key, c.backend.address, c.backend.port, now);
         let mut rw = Rewrite::dnat(c.backend.address, c.backend.port);
         let inserted = match c.snat {
-            None => self.conntrack.insert_hashed(flow, hash),
+            None => self.conntrack.insert_missing(flow, hash),
             Some(addr) => {
                 let Some(index) = self.snat_index(addr) else {
                     return Verdict::Drop(DropReason::NoMasqueradeAddress);
@@ -970,7 +970,7 @@ impl Worker {
                     let port = snat_port(t.src_port, h, i);
                     result = self
                         .conntrack
-                        .insert_hashed(flow.with_snat(index, port), hash);
+                        .insert_missing(flow.with_snat(index, port), hash);
                     if result.is_ok() {
                         rw = rw.with_snat(addr, port);
                     }
@@ -986,7 +986,11 @@ impl Worker {
             Err(conntrack::Error::Exists) => return Verdict::Drop(DropReason::FlowClash),
             Err(_) => return Verdict::Drop(DropReason::NoMasqueradeAddress),
         };
-        if nat::apply(pkt, p, &rw).is_err() {
+        let rewritten = match common {
+            Some(common) => apply_common_rewrite(pkt, common, &rw),
+            None => nat::apply(pkt, p, &rw).is_ok(),
+        };
+        if !rewritten {
             self.conntrack.remove(id);
             return Verdict::Invalid;
         }
@@ -1156,6 +1160,28 @@ pub fn write_tcp_reset(pkt: &[u8], out: &mut [u8]) -> Option<usize> {
     out.get_mut(hdr + 16..hdr + 18)?
         .copy_from_slice(&c.to_be_bytes());
     Some(total)
+}
+
+/// [`nat::apply`] of `rw` (a new flow's DNAT, and SNAT, each with address and port) to a packet
+/// of the common case, by [`nat::apply_common`]: false, with nothing written, where `apply`
+/// fails (an address of the other family).
+fn apply_common_rewrite(pkt: &mut [u8], c: &nat::Common, rw: &Rewrite) -> bool {
+    let family = c.family();
+    let side = |addr: Option<IpAddr>, port: Option<u16>| match (addr, port) {
+        (Some(a), Some(port)) if Family::of(&a) == family => Ok(Some((ip_key(a), port))),
+        (None, None) => Ok(None),
+        _ => Err(()),
+    };
+    match (
+        side(rw.src_addr, rw.src_port),
+        side(rw.dst_addr, rw.dst_port),
+    ) {
+        (Ok(src), Ok(dst)) => {
+            nat::apply_common(pkt, c, &CommonRewrite { src, dst });
+            true
+        }
+        _ => false,
+    }
 }
 
 /// The SNAT port of attempt `i` (see the module docs).

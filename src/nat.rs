@@ -740,13 +740,26 @@ pub(crate) struct Common {
     pub src: u128,
     /// Destination address key (`u128::from_le_bytes`).
     pub dst: u128,
-    /// Source port.
-    pub src_port: u16,
-    /// Destination port.
-    pub dst_port: u16,
+    /// The source and destination ports as the transport header's first 4 bytes read
+    /// big-endian (source port in the high half). One field, so that a spilled `Common` is
+    /// stored and reloaded as one word (two adjacent 16-bit stores read back as one 32-bit
+    /// load defeat store-to-load forwarding).
+    pub ports: u32,
 }
 
 impl Common {
+    /// The source port.
+    #[inline]
+    pub fn src_port(&self) -> u16 {
+        (self.ports >> 16) as u16
+    }
+
+    /// The destination port.
+    #[inline]
+    pub fn dst_port(&self) -> u16 {
+        self.ports as u16
+    }
+
     /// Offset of the transport header.
     #[inline]
     pub fn l4_offset(&self) -> usize {
@@ -776,8 +789,8 @@ impl Common {
                 protocol: self.protocol,
                 src: addr_of_key(&self.src.to_le_bytes(), family),
                 dst: addr_of_key(&self.dst.to_le_bytes(), family),
-                src_port: self.src_port,
-                dst_port: self.dst_port,
+                src_port: self.src_port(),
+                dst_port: self.dst_port(),
             },
             l4_offset: self.l4_offset(),
             end: self.end as usize,
@@ -880,8 +893,7 @@ pub(crate) fn parse_common(buf: &[u8]) -> Option<Common> {
         end,
         src,
         dst,
-        src_port: u16::from_be_bytes([p[0], p[1]]),
-        dst_port: u16::from_be_bytes([p[2], p[3]]),
+        ports: u32::from_be_bytes(*p),
     })
 }
 
@@ -929,19 +941,60 @@ fn set_addr_key(buf: &mut [u8], at: usize, new: &[u8; 16], v6: bool, d: &mut Del
 /// same incremental checksum updates. Cannot fail.
 #[inline]
 pub(crate) fn apply_common(buf: &mut [u8], c: &Common, rw: &CommonRewrite) {
-    let (src_at, dst_at, _) = addr_fields(c.family());
+    apply_common_to(buf, c.v6, c.protocol == ip_protocol::TCP, rw);
+}
+
+/// [`apply_common`] with the packet's family and transport as values (the rest of the
+/// [`Common`] is not needed).
+#[inline]
+pub(crate) fn apply_common_to(buf: &mut [u8], v6: bool, tcp: bool, rw: &CommonRewrite) {
+    // The headers as fixed-size arrays (their lengths were checked by `parse_common`), so that
+    // every field access below has constant bounds and no run-time check.
+    match (v6, tcp) {
+        (false, true) => {
+            if let Some(h) = buf.first_chunk_mut::<40>() {
+                apply_headers(h, false, true, rw);
+            }
+        }
+        (false, false) => {
+            if let Some(h) = buf.first_chunk_mut::<28>() {
+                apply_headers(h, false, false, rw);
+            }
+        }
+        (true, true) => {
+            if let Some(h) = buf.first_chunk_mut::<60>() {
+                apply_headers(h, true, true, rw);
+            }
+        }
+        (true, false) => {
+            if let Some(h) = buf.first_chunk_mut::<48>() {
+                apply_headers(h, true, false, rw);
+            }
+        }
+    }
+}
+
+/// [`apply_common`] on the IP and transport headers of a packet of the common case.
+#[inline(always)]
+fn apply_headers<const N: usize>(h: &mut [u8; N], v6: bool, tcp: bool, rw: &CommonRewrite) {
+    let buf = &mut h[..];
+    let (src_at, dst_at, _) = addr_fields(if v6 { Family::V6 } else { Family::V4 });
     let mut d_addr = Delta::new();
     if let Some((a, _)) = &rw.src {
-        set_addr_key(buf, src_at, a, c.v6, &mut d_addr);
+        set_addr_key(buf, src_at, a, v6, &mut d_addr);
     }
     if let Some((a, _)) = &rw.dst {
-        set_addr_key(buf, dst_at, a, c.v6, &mut d_addr);
+        set_addr_key(buf, dst_at, a, v6, &mut d_addr);
     }
     let mut unused = Delta::new();
-    if !c.v6 {
+    if !v6 {
         update_csum(buf, 10, &d_addr, false, &mut unused);
     }
-    let l4 = c.l4_offset();
+    let l4 = if v6 {
+        ipv6::HEADER_LEN
+    } else {
+        ipv4::HEADER_LEN
+    };
     let mut d_l4 = Delta::new();
     if let Some((_, port)) = rw.src {
         set16(buf, l4, port, &mut d_l4);
@@ -950,7 +1003,7 @@ pub(crate) fn apply_common(buf: &mut [u8], c: &Common, rw: &CommonRewrite) {
         set16(buf, l4 + 2, port, &mut d_l4);
     }
     d_l4.merge(d_addr);
-    if c.protocol == ip_protocol::TCP {
+    if tcp {
         update_csum(buf, l4 + tcp::CHECKSUM_OFFSET, &d_l4, false, &mut unused);
     } else {
         update_csum(buf, l4 + udp::CHECKSUM_OFFSET, &d_l4, true, &mut unused);
@@ -1251,8 +1304,8 @@ mod tests {
                 Some((addr, port))
             };
             let rw = CommonRewrite {
-                src: side((c.src, c.src_port)),
-                dst: side((c.dst, c.dst_port)),
+                src: side((c.src, c.src_port())),
+                dst: side((c.dst, c.dst_port())),
             };
             let general = Rewrite {
                 src_addr: rw.src.map(|(a, _)| addr_of_key(&a, p.family)),

@@ -519,7 +519,8 @@ impl VipKey {
 impl PartialEq for VipKey {
     #[inline]
     fn eq(&self, other: &Self) -> bool {
-        self.addr == other.addr
+        // The addresses as 128-bit words: `==` on the arrays may compile to a `memcmp` call.
+        u128::from_ne_bytes(self.addr) == u128::from_ne_bytes(other.addr)
             && self.port == other.port
             && self.proto == other.proto
             && (self.flags ^ other.flags) & V6_FLAG == 0
