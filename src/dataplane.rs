@@ -400,6 +400,15 @@ enum Common {
     General,
 }
 
+/// How a new flow's packet was parsed: which rewrite it takes.
+#[derive(Clone, Copy)]
+enum ParsedBy<'p> {
+    /// By [`nat::parse`]: [`nat::apply`].
+    General(&'p Parsed),
+    /// By [`nat::parse_common`]: [`nat::apply_common`].
+    Common(&'p nat::Common),
+}
+
 /// A per-core worker: the flow table, the affinity table and the counters. See the module docs.
 /// [`process`](Self::process) takes `&mut self`: one worker per core, no sharing, no locks.
 pub struct Worker {
@@ -660,9 +669,9 @@ impl Worker {
         if let Some((id, dir)) = self.conntrack.lookup_hashed(&key, hash, now) {
             return self.established_common(pkt, c, id, dir, now);
         }
-        let p = c.parsed();
-        Common::Decided(match self.decide(snap, &p.tuple, meta.ingress, now) {
-            Ok(choice) => self.create(pkt, (&p, Some(c)), (&key, hash), &choice, now),
+        let t = c.tuple();
+        Common::Decided(match self.decide(snap, &t, meta.ingress, now) {
+            Ok(choice) => self.create(pkt, (&t, ParsedBy::Common(c)), (&key, hash), &choice, now),
             Err((v, _)) => v,
         })
     }
@@ -762,7 +771,13 @@ impl Worker {
             return Verdict::Pass;
         }
         match self.decide(snap, &p.tuple, meta.ingress, now) {
-            Ok(choice) => self.create(pkt, (p, None), (&key, hash), &choice, now),
+            Ok(choice) => self.create(
+                pkt,
+                (&p.tuple, ParsedBy::General(p)),
+                (&key, hash),
+                &choice,
+                now,
+            ),
             Err((v, _)) => v,
         }
     }
@@ -936,19 +951,18 @@ impl Worker {
         })
     }
 
-    /// Tracks and rewrites the first packet of a new flow.
-    /// A new flow: `key` and its conntrack `hash` are the ones the missed lookup used. `common`
-    /// is the fast path's description of the same packet, when it has one: the rewrite is then
-    /// [`nat::apply_common`] (the same bytes as [`nat::apply`]).
+    /// Tracks and rewrites the first packet of a new flow, whose tuple is `t`.
+    /// `key` and its conntrack `hash` are the ones the missed lookup used. The packet is
+    /// rewritten by [`nat::apply`], or, for the fast path's packets, by [`nat::apply_common`]
+    /// (the same bytes).
     fn create(
         &mut self,
         pkt: &mut [u8],
-        (p, common): (&Parsed, Option<&nat::Common>),
+        (t, parsed): (&Tuple, ParsedBy<'_>),
         (key, hash): (&FlowKey, u64),
         c: &Choice<'_>,
         now: u32,
     ) -> Verdict {
-        let t = &p.tuple;
         let flow = Flow::new(*key, c.backend.address, c.backend.port, now);
         let mut rw = Rewrite::dnat(c.backend.address, c.backend.port);
         let inserted = match c.snat {
@@ -986,9 +1000,9 @@ impl Worker {
             Err(conntrack::Error::Exists) => return Verdict::Drop(DropReason::FlowClash),
             Err(_) => return Verdict::Drop(DropReason::NoMasqueradeAddress),
         };
-        let rewritten = match common {
-            Some(common) => apply_common_rewrite(pkt, common, &rw),
-            None => nat::apply(pkt, p, &rw).is_ok(),
+        let rewritten = match parsed {
+            ParsedBy::Common(common) => apply_common_rewrite(pkt, common, &rw),
+            ParsedBy::General(p) => nat::apply(pkt, p, &rw).is_ok(),
         };
         if !rewritten {
             self.conntrack.remove(id);

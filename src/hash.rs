@@ -181,12 +181,13 @@ pub fn flow_hash(
     avalanche(h)
 }
 
-/// The per-process keyed hash of a worker's own tables (the conntrack index, the per-backend
-/// counters): never part of anything nodes or cores must agree on, so it is not XXH64 but a
-/// shorter folded-multiply hash (the construction of foldhash and wyhash) under six 64-bit keys
-/// derived from the caller's random seed (DESIGN.md invariant 6: outsiders cannot aim packets at
-/// one chain without the seed). Three multiplications, two of them independent, instead of
-/// XXH64's dependent chain over 37 bytes.
+/// The keyed hash of in-memory tables that nothing outside the process depends on: the
+/// conntrack index, under keys derived from the caller's random per-process seed (DESIGN.md
+/// invariant 6: outsiders cannot aim packets at one chain without the seed), and the
+/// snapshot's frontend index, under fixed keys (its keys are control-plane data). Never used
+/// for anything nodes or cores must agree on, so it is not XXH64 but a shorter folded-multiply
+/// hash (the construction of foldhash and wyhash) under six 64-bit keys derived from a seed:
+/// three multiplications, two of them independent, instead of XXH64's dependent chain.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct TableHasher {
     k: [u64; 6],

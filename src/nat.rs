@@ -760,16 +760,6 @@ impl Common {
         self.ports as u16
     }
 
-    /// Offset of the transport header.
-    #[inline]
-    pub fn l4_offset(&self) -> usize {
-        if self.v6 {
-            ipv6::HEADER_LEN
-        } else {
-            ipv4::HEADER_LEN
-        }
-    }
-
     /// The family.
     #[inline]
     pub fn family(&self) -> Family {
@@ -780,19 +770,30 @@ impl Common {
         }
     }
 
-    /// Exactly what [`parse`] returns for the same bytes.
-    pub fn parsed(&self) -> Parsed {
+    /// The tuple [`parse`] reports for the same bytes.
+    #[inline]
+    pub fn tuple(&self) -> Tuple {
         let family = self.family();
+        Tuple {
+            protocol: self.protocol,
+            src: addr_of_key(&self.src.to_le_bytes(), family),
+            dst: addr_of_key(&self.dst.to_le_bytes(), family),
+            src_port: self.src_port(),
+            dst_port: self.dst_port(),
+        }
+    }
+
+    /// Exactly what [`parse`] returns for the same bytes (for the tests).
+    #[cfg(test)]
+    pub fn parsed(&self) -> Parsed {
         Parsed {
-            family,
-            tuple: Tuple {
-                protocol: self.protocol,
-                src: addr_of_key(&self.src.to_le_bytes(), family),
-                dst: addr_of_key(&self.dst.to_le_bytes(), family),
-                src_port: self.src_port(),
-                dst_port: self.dst_port(),
+            family: self.family(),
+            tuple: self.tuple(),
+            l4_offset: if self.v6 {
+                ipv6::HEADER_LEN
+            } else {
+                ipv4::HEADER_LEN
             },
-            l4_offset: self.l4_offset(),
             end: self.end as usize,
             kind: Kind::Ports,
             tcp_flags: self.tcp_flags,

@@ -33,7 +33,7 @@ use alloc::vec::Vec;
 use core::fmt;
 use core::net::{IpAddr, SocketAddr};
 
-use crate::hash::xxh64_16;
+use crate::hash::TableHasher;
 use crate::maglev::{ip_key, Maglev};
 use crate::model::{
     Cidr, Conditions, IpFamily, NodeConfig, ObjectRef, Protocol, ServiceType, SessionAffinity,
@@ -48,6 +48,11 @@ use index::{ChunkMap, IndexKey};
 /// Seed of the snapshot's own (node-local) index hashes. Fixed, so lookups cost the same on
 /// every run; the keys are control-plane data, so there is nothing to flood.
 const INDEX_SEED: u64 = 0x5356_4350_4c41_4e45; // "SVCPLANE"
+
+/// The index hash of address keys (frontends, cluster IPs): the folded-multiply table hash
+/// under fixed keys (a short chain of two multiplications; nothing outside the process depends
+/// on it).
+const INDEX_HASHER: TableHasher = TableHasher::new(INDEX_SEED);
 
 /// How a packet reached a Service port.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -534,7 +539,7 @@ impl IndexKey for VipKey {
     fn index_hash(&self) -> u64 {
         let v6 = self.flags & V6_FLAG;
         let tweak = u64::from(self.port) | u64::from(self.proto) << 16 | u64::from(v6) << 24;
-        xxh64_16(INDEX_SEED ^ tweak, &self.addr)
+        INDEX_HASHER.hash(u128::from_le_bytes(self.addr), 0, tweak)
     }
 }
 
@@ -577,7 +582,7 @@ impl AddrKey {
 impl IndexKey for AddrKey {
     #[inline]
     fn index_hash(&self) -> u64 {
-        xxh64_16(INDEX_SEED ^ u64::from(self.v6), &self.addr)
+        INDEX_HASHER.hash(u128::from_le_bytes(self.addr), 0, u64::from(self.v6))
     }
 }
 
