@@ -671,7 +671,13 @@ impl Worker {
         }
         let t = c.tuple();
         Common::Decided(match self.decide(snap, &t, meta.ingress, now) {
-            Ok(choice) => self.create(pkt, (&t, ParsedBy::Common(c)), (&key, hash), &choice, now),
+            Ok(choice) => self.create(
+                pkt,
+                (c.family(), ParsedBy::Common(c)),
+                (&key, hash),
+                &choice,
+                now,
+            ),
             Err((v, _)) => v,
         })
     }
@@ -773,7 +779,7 @@ impl Worker {
         match self.decide(snap, &p.tuple, meta.ingress, now) {
             Ok(choice) => self.create(
                 pkt,
-                (&p.tuple, ParsedBy::General(p)),
+                (p.family, ParsedBy::General(p)),
                 (&key, hash),
                 &choice,
                 now,
@@ -837,7 +843,9 @@ impl Worker {
     }
 
     /// Decides a new connection without changing anything: the chosen backend, or the verdict
-    /// and rule that stop it.
+    /// and rule that stop it. Inlined: its callers' tuples then stay in registers (a tuple
+    /// stored field by field and read back in wider words stalls store-to-load forwarding).
+    #[inline(always)]
     fn decide<'s>(
         &self,
         snap: &'s Snapshot,
@@ -951,14 +959,14 @@ impl Worker {
         })
     }
 
-    /// Tracks and rewrites the first packet of a new flow, whose tuple is `t`.
-    /// `key` and its conntrack `hash` are the ones the missed lookup used. The packet is
+    /// Tracks and rewrites the first packet of a new flow of `family`. `key` (the packet's
+    /// tuple) and its conntrack `hash` are the ones the missed lookup used. The packet is
     /// rewritten by [`nat::apply`], or, for the fast path's packets, by [`nat::apply_common`]
     /// (the same bytes).
     fn create(
         &mut self,
         pkt: &mut [u8],
-        (t, parsed): (&Tuple, ParsedBy<'_>),
+        (family, parsed): (Family, ParsedBy<'_>),
         (key, hash): (&FlowKey, u64),
         c: &Choice<'_>,
         now: u32,
@@ -971,17 +979,18 @@ impl Worker {
                 let Some(index) = self.snat_index(addr) else {
                     return Verdict::Drop(DropReason::NoMasqueradeAddress);
                 };
+                // The flow hash of the packet's tuple (its key holds the same fields).
                 let h = flow_hash(
                     0,
-                    &ip_key(t.src),
-                    &ip_key(t.dst),
-                    t.src_port,
-                    t.dst_port,
-                    t.protocol,
+                    &key.src,
+                    &key.dst,
+                    key.src_port,
+                    key.dst_port,
+                    key.protocol,
                 );
                 let mut result = Err(conntrack::Error::Exists);
                 for i in 0..SNAT_PORT_ATTEMPTS {
-                    let port = snat_port(t.src_port, h, i);
+                    let port = snat_port(key.src_port, h, i);
                     result = self
                         .conntrack
                         .insert_missing(flow.with_snat(index, port), hash);
@@ -1009,11 +1018,12 @@ impl Worker {
             return Verdict::Invalid;
         }
         if let Some((port, timeout, stale)) = c.affinity {
+            let client = addr_of(&key.src, family);
             if stale {
-                self.affinity.remove(port, t.src);
+                self.affinity.remove(port, client);
             }
             self.affinity
-                .set(port, t.src, c.backend.address, timeout, now);
+                .set(port, client, c.backend.address, timeout, now);
         }
         self.last_backend = Some((ip_key(c.backend.address), c.backend.port, true));
         Verdict::Forward

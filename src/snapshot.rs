@@ -723,11 +723,19 @@ impl Snapshot {
     /// Everything the table says about a packet to (`protocol`, `address`, `port`): a frontend
     /// (cluster IP, externalIP, LB IP, or NodePort on a NodePort address), an undefined port on a
     /// cluster IP (reject), an unallocated service-CIDR address (drop), or not a Service (pass).
-    #[inline]
+    #[inline(always)]
     pub fn lookup(&self, protocol: Protocol, address: IpAddr, port: u16) -> Lookup<'_> {
+        // The frontend hit inline (the address stays in registers); the rest out of line.
         if let Some(f) = self.frontend(protocol, address, port) {
             return Lookup::Frontend(f);
         }
+        self.lookup_other(protocol, address, port)
+    }
+
+    /// [`Snapshot::lookup`] of an address and port that are not a cluster IP, externalIP or
+    /// LB IP frontend.
+    #[inline(never)]
+    fn lookup_other(&self, protocol: Protocol, address: IpAddr, port: u16) -> Lookup<'_> {
         if self.is_node_port_address(address) {
             if let Some(f) = self.node_port(protocol, IpFamily::of(address), port) {
                 return Lookup::Frontend(f);
@@ -749,6 +757,7 @@ impl Snapshot {
 
     /// Where a connection from `source` comes from: this node, a pod, or outside
     /// (SEMANTICS.md §5).
+    #[inline]
     pub fn source_class(&self, source: IpAddr) -> Source {
         if self.config.is_node_ip(source) {
             Source::Node
