@@ -10,17 +10,18 @@
 //!
 //! # Layout
 //!
-//! Flows live in an array of [`Flow`]s of at most 64 bytes each. An open-addressing index
+//! Flows live in an array of [`Flow`]s of 64 bytes each, aligned to cache lines. An open-addressing index
 //! (linear probing, backward-shift deletion, no tombstones; at most half full) maps both keys of
 //! every flow to it: the original key (client → frontend, as the client sent it) and the reply
 //! key (backend → client, or → the masquerade address and port when the flow was SNATed). The
 //! index costs 8 bytes a slot, 4 slots a flow: 32 bytes a flow on top of the entry.
 //!
-//! The index hashes keys with a keyed folded-multiply hash (not the cluster-wide
-//! [`crate::hash::flow_hash`]: nothing outside the table depends on this hash) under keys derived
-//! from a seed the caller supplies: it should be random per process, so that nobody outside can
-//! aim packets at one chain (DESIGN.md, invariant 6). [`Conntrack::hash`] exposes the hash so a caller that has it already
-//! (say, to pick a worker) can pass it to the `_hashed` lookups.
+//! The index hashes keys with a keyed folded-multiply hash (three 64 × 64 → 128-bit
+//! multiplications; not the cluster-wide [`crate::hash::flow_hash`], since nothing outside the
+//! table depends on this hash) under keys derived from a seed the caller supplies: it should be
+//! random per process, so that nobody outside can aim packets at one chain (DESIGN.md,
+//! invariant 6). [`Conntrack::hash`] exposes the hash so a caller that has it already (say, to
+//! pick a worker) can pass it to the `_hashed` lookups.
 //!
 //! # Timeouts
 //!

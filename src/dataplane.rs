@@ -47,6 +47,17 @@
 //! TCP flows are kept (§7). SCTP flows are kept too unless [`WorkerConfig::clean_sctp`].
 //! Affinity pins to backends that left are deleted when next used.
 //!
+//! # The fast path
+//! Most packets are IPv4 without options or IPv6 without extension headers, carrying TCP or
+//! UDP, not fragmented. For these ([`WorkerConfig::fast_path`], on by default) the steps above
+//! run without the general parse's summary: the headers are read straight into the flow key
+//! (checking exactly what [`nat::parse`] checks), the conntrack hash is computed once from the
+//! key's fields, and a tracked flow's stored backend (and masquerade address) is written with
+//! the same incremental checksum updates [`nat::apply`] makes. Everything else — options,
+//! extension headers, fragments, ICMP, SCTP, anything malformed — takes the general path.
+//! Verdicts, bytes, counters and table state are the same either way (the tests run both and
+//! compare).
+//!
 //! # Guarantees and limits
 //! - `process` allocates nothing, takes no lock and cannot panic; its cost does not depend on
 //!   the number of Services or flows. Endpoints count only for an affinity pin's check
