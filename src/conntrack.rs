@@ -454,6 +454,36 @@ impl Conntrack {
         Some((FlowId(entry as u32), dir))
     }
 
+    /// Loads the index slot a key with hash `hash` starts probing at (a burst's first stage:
+    /// the lookup that follows finds it in cache). Changes nothing.
+    #[inline]
+    pub(crate) fn warm_slot(&self, hash: u64) {
+        if let Some(slot) = self.index.get(hash as u32 as usize & self.mask) {
+            crate::prefetch::prefetch(slot);
+        }
+    }
+
+    /// After [`Conntrack::warm_slot`]: false when the home slot of `hash` is empty (a key with
+    /// this hash is not tracked); otherwise true, and when the slot holds this hash, the flow
+    /// entry it names is loaded. Changes nothing.
+    #[inline]
+    pub(crate) fn warm_entry(&self, hash: u64) -> bool {
+        let h = hash as u32;
+        let Some(slot) = self.index.get(h as usize & self.mask) else {
+            return false;
+        };
+        if slot.tag == 0 {
+            return false;
+        }
+        if slot.hash == h {
+            let entry = (slot.tag as usize - 1) / 2;
+            if let Some(flow) = self.flows.get(entry) {
+                crate::prefetch::prefetch(flow);
+            }
+        }
+        true
+    }
+
     /// Looks up `key` like [`Conntrack::lookup`] without changing anything: a flow found
     /// expired at `now` is reported as `None` but left in place (for tracing).
     pub fn peek(&self, key: &FlowKey, now: u32) -> Option<(FlowId, Direction)> {

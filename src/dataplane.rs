@@ -84,7 +84,7 @@ use crate::maglev::ip_key;
 use crate::model::{IpFamily, ObjectRef, Protocol, TrafficPolicy};
 use crate::nat::{self, CommonRewrite, Family, Kind, Parsed, Rewrite, Tuple};
 use crate::select::{Pool, Traffic};
-use crate::snapshot::{FrontendKind, Lookup, PlanBackend, PortPlan, Snapshot, Source};
+use crate::snapshot::{Frontend, FrontendKind, Lookup, PlanBackend, PortPlan, Snapshot, Source};
 
 mod backends;
 mod fragments;
@@ -95,6 +95,9 @@ use fragments::{FragKey, Fragments};
 
 /// Most packets [`Worker::process_burst`] handles in one call.
 pub const MAX_BURST: usize = 64;
+
+/// Packets [`Worker::process_burst`] takes through its stages together.
+const STAGED: usize = 16;
 
 /// SNAT ports tried for a masqueraded flow (the client's own first).
 pub const SNAT_PORT_ATTEMPTS: u32 = 8;
@@ -411,6 +414,59 @@ enum Common {
     General,
 }
 
+/// A packet of the common case as the fast path prepares it.
+#[derive(Clone, Copy)]
+struct Prepared<'s> {
+    /// The headers.
+    c: nat::Common,
+    /// The conntrack hash of its key.
+    hash: u64,
+    /// For a new flow, when an early stage of a burst found them: the frontend the packet
+    /// reaches ([`Snapshot::frontend`]) and its Maglev flow hash ([`flow_hash`] under the
+    /// snapshot's seed): the values `decide` would compute.
+    hint: Option<(Frontend<'s>, u64)>,
+}
+
+/// What `decide` would find for a new flow of the common case before any state matters: the
+/// frontend hit and the Maglev flow hash (see [`Prepared::hint`]). Prefetches the plan.
+#[inline]
+fn new_flow_hint<'s>(snap: &'s Snapshot, c: &nat::Common) -> Option<(Frontend<'s>, u64)> {
+    let t = c.tuple();
+    let f = snap.frontend(protocol_of(c), t.dst, t.dst_port)?;
+    let (src, dst) = (c.src.to_le_bytes(), c.dst.to_le_bytes());
+    let h = flow_hash(
+        snap.maglev_seed(),
+        &src,
+        &dst,
+        t.src_port,
+        t.dst_port,
+        t.protocol,
+    );
+    let plan = f.plan();
+    crate::prefetch::prefetch_lines(plan, core::mem::size_of_val(plan).div_ceil(64));
+    Some((f, h))
+}
+
+/// The protocol of a packet of the common case (TCP or UDP).
+#[inline]
+fn protocol_of(c: &nat::Common) -> Protocol {
+    match c.protocol {
+        crate::wire::ip_protocol::TCP => Protocol::Tcp,
+        _ => Protocol::Udp,
+    }
+}
+
+/// Where a new connection comes from (SEMANTICS.md §5): as the caller says, or by its address.
+#[inline]
+fn source_of(snap: &Snapshot, ingress: Ingress, src: IpAddr) -> Source {
+    match ingress {
+        Ingress::Auto => snap.source_class(src),
+        Ingress::Pod => Source::Pod,
+        Ingress::Node => Source::Node,
+        Ingress::External => Source::External,
+    }
+}
+
 /// How a new flow's packet was parsed: which rewrite it takes.
 #[derive(Clone, Copy)]
 enum ParsedBy<'p> {
@@ -525,20 +581,48 @@ impl Worker {
     /// Processes one packet (an IP header first) against `snap`: decides, rewrites in place,
     /// and counts. See the module docs.
     pub fn process(&mut self, snap: &Snapshot, pkt: &mut [u8], meta: &Meta) -> Verdict {
+        let prepared = if self.fast_path {
+            self.prepare(pkt)
+        } else {
+            None
+        };
+        self.process_prepared(snap, pkt, meta, prepared.as_ref())
+    }
+
+    /// The fast path's parse and conntrack hash of a packet of the common case.
+    #[inline(always)]
+    fn prepare<'s>(&self, pkt: &[u8]) -> Option<Prepared<'s>> {
+        let c = nat::parse_common(pkt)?;
+        // From the values in registers, not from a key in memory: reading a key's words back
+        // right after its fields were stored piecewise stalls store-to-load forwarding.
+        let hash = self.conntrack.hash_parts(c.src, c.dst, c.ports, c.protocol);
+        Some(Prepared {
+            c,
+            hash,
+            hint: None,
+        })
+    }
+
+    /// [`Self::process`] of a packet the fast path has prepared, or (`None`) of one for the
+    /// general path.
+    #[inline(always)]
+    fn process_prepared(
+        &mut self,
+        snap: &Snapshot,
+        pkt: &mut [u8],
+        meta: &Meta,
+        prepared: Option<&Prepared<'_>>,
+    ) -> Verdict {
         let len = pkt.len();
         self.last_backend = None;
-        let verdict = if self.fast_path {
-            match nat::parse_common(pkt) {
-                Some(c) => match self.process_common(snap, pkt, &c, meta) {
-                    // An established flow, counted already.
-                    Common::Counted => return Verdict::Forward,
-                    Common::Decided(v) => v,
-                    Common::General => self.process_general(snap, pkt, meta),
-                },
-                None => self.process_general(snap, pkt, meta),
-            }
-        } else {
-            self.process_general(snap, pkt, meta)
+        let verdict = match prepared {
+            Some(p) => match self.process_common(snap, pkt, p, meta) {
+                // An established flow, counted already.
+                Common::Counted => return Verdict::Forward,
+                Common::Decided(v) => v,
+                Common::General => self.process_general(snap, pkt, meta),
+            },
+            None => self.process_general(snap, pkt, meta),
         };
         self.count(verdict, len);
         verdict
@@ -569,6 +653,12 @@ impl Worker {
 
     /// Processes up to [`MAX_BURST`] packets, all with `meta`, writing verdict `i` for packet
     /// `i`. Handles `min(packets, verdicts, MAX_BURST)` packets and returns that number.
+    ///
+    /// The result is exactly that of [`process`](Self::process) on each packet in turn. With
+    /// the fast path on, the packets go through early stages first, a few at a time, which
+    /// prefetch what each will read (its conntrack slot and entry; for a new flow the frontend
+    /// table slot, the plan, the Maglev table slot and the backends), so that their cache
+    /// misses overlap.
     pub fn process_burst(
         &mut self,
         snap: &Snapshot,
@@ -576,12 +666,95 @@ impl Worker {
         meta: &Meta,
         verdicts: &mut [Verdict],
     ) -> usize {
-        let mut n = 0;
-        for (pkt, v) in packets.iter_mut().zip(verdicts.iter_mut()).take(MAX_BURST) {
-            *v = self.process(snap, pkt, meta);
-            n += 1;
+        let n = packets.len().min(verdicts.len()).min(MAX_BURST);
+        if !self.fast_path {
+            for (pkt, v) in packets.iter_mut().zip(verdicts.iter_mut()).take(n) {
+                *v = self.process(snap, pkt, meta);
+            }
+            return n;
+        }
+        let mut done = 0;
+        while done < n {
+            let k = (n - done).min(STAGED);
+            if let (Some(p), Some(v)) = (
+                packets.get_mut(done..done + k),
+                verdicts.get_mut(done..done + k),
+            ) {
+                self.process_staged(snap, p, meta, v);
+            }
+            done += k;
         }
         n
+    }
+
+    /// Up to [`STAGED`] packets of a burst, in stages, each over all the packets, so that the
+    /// cache misses of different packets overlap instead of following one another (as DPDK
+    /// and VPP graph nodes do): each early stage starts loading (prefetches) what the next one
+    /// reads. The early stages only read and compute pure functions of the packet and the
+    /// snapshot, which no earlier packet of the burst can change; the last one processes the
+    /// packets in order exactly as [`Self::process`] does, reusing the parse, the conntrack
+    /// hash, and for a new flow the frontend and the Maglev flow hash.
+    fn process_staged(
+        &mut self,
+        snap: &Snapshot,
+        packets: &mut [&mut [u8]],
+        meta: &Meta,
+        verdicts: &mut [Verdict],
+    ) {
+        let n = packets.len().min(verdicts.len()).min(STAGED);
+        let mut prepared: [Option<Prepared<'_>>; STAGED] = [None; STAGED];
+        // 1. Parse and hash the packets of the common case; their conntrack index slots.
+        for (p, pkt) in prepared.iter_mut().zip(packets.iter()).take(n) {
+            *p = self.prepare(pkt);
+            if let Some(p) = p {
+                self.conntrack.warm_slot(p.hash);
+            }
+        }
+        // 2. A tracked flow (its home slot taken): its entry. A new flow (the slot empty): the
+        //    frontend table's slot.
+        let mut new = [false; STAGED];
+        for (p, new) in prepared.iter().zip(new.iter_mut()).take(n) {
+            if let Some(p) = p {
+                if !self.conntrack.warm_entry(p.hash) {
+                    *new = true;
+                    let t = p.c.tuple();
+                    snap.prefetch_frontend(protocol_of(&p.c), t.dst, t.dst_port);
+                }
+            }
+        }
+        // 3. A new flow: its frontend and Maglev flow hash (for the last stage), and its plan.
+        for (p, new) in prepared.iter_mut().zip(new).take(n) {
+            if let (Some(p), true) = (p, new) {
+                p.hint = new_flow_hint(snap, &p.c);
+            }
+        }
+        // 4. A new flow: the pool's Maglev table header, members and backends.
+        let mut pools: [Option<Pool>; STAGED] = [None; STAGED];
+        for (p, pool) in prepared.iter().zip(pools.iter_mut()).take(n) {
+            let Some((p, (f, _))) = p.as_ref().and_then(|p| Some((p, p.hint?))) else {
+                continue;
+            };
+            let plan = f.plan();
+            *pool = plan.pool_for(f.kind(), source_of(snap, meta.ingress, p.c.tuple().src));
+            if let Some(pool) = *pool {
+                plan.prefetch_pool(pool);
+            }
+        }
+        // 5. A new flow: its Maglev table slot.
+        for (p, pool) in prepared.iter().zip(pools).take(n) {
+            if let (Some((f, h)), Some(pool)) = (p.as_ref().and_then(|p| p.hint), pool) {
+                f.plan().prefetch_slot(pool, h);
+            }
+        }
+        // 6. In order.
+        for ((pkt, v), p) in packets
+            .iter_mut()
+            .zip(verdicts.iter_mut())
+            .zip(&prepared)
+            .take(n)
+        {
+            *v = self.process_prepared(snap, pkt, meta, p.as_ref());
+        }
     }
 
     /// What [`process`](Self::process) would do with `pkt` now, and the rule that decides it,
@@ -635,7 +808,7 @@ impl Worker {
             e.rule = Rule::NotService;
             return e;
         }
-        match self.decide(snap, &p.tuple, meta.ingress, now) {
+        match self.decide(snap, &p.tuple, meta.ingress, now, None) {
             Ok(c) => {
                 e.verdict = Verdict::Forward;
                 e.rule = c.rule;
@@ -658,14 +831,15 @@ impl Worker {
     /// [`Self::process_general`] (which `parse` would have taken to [`Self::process_whole`] with
     /// a [`Kind::Ports`] packet that is not a fragment), without building a [`Parsed`] or a
     /// [`Rewrite`] for a tracked flow, and with the key hashed once.
-    #[inline]
+    #[inline(always)]
     fn process_common(
         &mut self,
         snap: &Snapshot,
         pkt: &mut [u8],
-        c: &nat::Common,
+        p: &Prepared<'_>,
         meta: &Meta,
     ) -> Common {
+        let (c, hash) = (&p.c, p.hash);
         let now = meta.now();
         let key = FlowKey {
             src: c.src.to_le_bytes(),
@@ -674,14 +848,11 @@ impl Worker {
             dst_port: c.dst_port(),
             protocol: c.protocol,
         };
-        // From the values in registers, not from `key` in memory: reading the key's words back
-        // right after its fields were stored piecewise stalls store-to-load forwarding.
-        let hash = self.conntrack.hash_parts(c.src, c.dst, c.ports, c.protocol);
         if let Some((id, dir)) = self.conntrack.lookup_hashed(&key, hash, now) {
             return self.established_common(pkt, c, id, dir, now);
         }
         let t = c.tuple();
-        Common::Decided(match self.decide(snap, &t, meta.ingress, now) {
+        Common::Decided(match self.decide(snap, &t, meta.ingress, now, p.hint) {
             Ok(choice) => self.create(
                 pkt,
                 (c.family(), ParsedBy::Common(c)),
@@ -696,7 +867,7 @@ impl Worker {
     /// [`Self::established`] for a packet of the common case, counted here. A flow that names a
     /// masquerade address the worker does not know, or one of the other family, goes to the
     /// general path with nothing changed (a hit changes nothing in the table).
-    #[inline]
+    #[inline(always)]
     fn established_common(
         &mut self,
         pkt: &mut [u8],
@@ -787,7 +958,7 @@ impl Worker {
             // ICMP not belonging to a tracked flow: Services carry TCP, UDP and SCTP only.
             return Verdict::Pass;
         }
-        match self.decide(snap, &p.tuple, meta.ingress, now) {
+        match self.decide(snap, &p.tuple, meta.ingress, now, None) {
             Ok(choice) => self.create(
                 pkt,
                 (p.family, ParsedBy::General(p)),
@@ -863,6 +1034,7 @@ impl Worker {
         t: &Tuple,
         ingress: Ingress,
         now: u32,
+        hint: Option<(Frontend<'s>, u64)>,
     ) -> Result<Choice<'s>, (Verdict, Rule)> {
         let protocol = match t.protocol {
             6 => Protocol::Tcp,
@@ -870,7 +1042,11 @@ impl Worker {
             132 => Protocol::Sctp,
             _ => return Err((Verdict::Pass, Rule::NotService)),
         };
-        let frontend = match snap.lookup(protocol, t.dst, t.dst_port) {
+        let lookup = match hint {
+            Some((f, _)) => Lookup::Frontend(f),
+            None => snap.lookup(protocol, t.dst, t.dst_port),
+        };
+        let frontend = match lookup {
             Lookup::Frontend(f) => f,
             Lookup::UndefinedPort(_) => {
                 return Err((
@@ -896,12 +1072,7 @@ impl Worker {
                 Rule::NoEndpoints,
             ));
         }
-        let source = match ingress {
-            Ingress::Auto => snap.source_class(t.src),
-            Ingress::Pod => Source::Pod,
-            Ingress::Node => Source::Node,
-            Ingress::External => Source::External,
-        };
+        let source = source_of(snap, ingress, t.src);
         let no_pool = (
             Verdict::Drop(DropReason::TrafficPolicy),
             Rule::TrafficPolicy,
@@ -928,14 +1099,17 @@ impl Worker {
                 }
             }
             None => {
-                let h = flow_hash(
-                    snap.maglev_seed(),
-                    &ip_key(t.src),
-                    &ip_key(t.dst),
-                    t.src_port,
-                    t.dst_port,
-                    t.protocol,
-                );
+                let h = match hint {
+                    Some((_, h)) => h,
+                    None => flow_hash(
+                        snap.maglev_seed(),
+                        &ip_key(t.src),
+                        &ip_key(t.dst),
+                        t.src_port,
+                        t.dst_port,
+                        t.protocol,
+                    ),
+                };
                 (plan.pick(pool, h).ok_or(no_pool)?, Rule::Maglev, None)
             }
         };

@@ -54,6 +54,7 @@ pub mod k8s;
 pub mod maglev;
 pub mod model;
 pub mod nat;
+mod prefetch;
 pub mod select;
 pub mod snapshot;
 pub mod wire;

@@ -371,6 +371,17 @@ impl Maglev {
         self.table.get(slot as usize).copied()
     }
 
+    /// Starts loading the table slot of `hash` (a burst's early stage).
+    #[inline]
+    pub(crate) fn prefetch(&self, hash: u64) {
+        if let Some(slot) = hash
+            .checked_rem(self.table.len() as u64)
+            .and_then(|s| self.table.get(s as usize))
+        {
+            crate::prefetch::prefetch(slot);
+        }
+    }
+
     /// The slot a flow hash falls in (`hash % M`), for explaining a choice; `None` when the table
     /// is empty.
     #[inline]

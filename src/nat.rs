@@ -827,7 +827,7 @@ fn v4_key(b: [u8; 4]) -> u128 {
 /// payload fits the buffer; then a TCP header whose data offset fits the segment, or a UDP
 /// header whose length field is at least 8 and fits the segment (and, over IPv6, a checksum
 /// that is not 0).
-#[inline]
+#[inline(always)]
 pub(crate) fn parse_common(buf: &[u8]) -> Option<Common> {
     let first = *buf.first()?;
     let (v6, protocol, end, src, dst) = if first == 0x45 {

@@ -299,6 +299,30 @@ impl PortPlan {
         self.backends.get(index as usize)
     }
 
+    /// Starts loading what [`PortPlan::pick`] in `pool` reads first: the Maglev table's
+    /// header, the pool's members and the backends (a burst's early stage).
+    #[inline]
+    pub(crate) fn prefetch_pool(&self, pool: Pool) {
+        let pool = self.pool(pool);
+        if let Some(m) = pool.maglev.as_deref() {
+            crate::prefetch::prefetch(m);
+        }
+        if let Some(first) = pool.members.first() {
+            crate::prefetch::prefetch(first);
+        }
+        if let Some(first) = self.backends.first() {
+            crate::prefetch::prefetch(first);
+        }
+    }
+
+    /// After [`PortPlan::prefetch_pool`]: starts loading the Maglev table slot of `hash`.
+    #[inline]
+    pub(crate) fn prefetch_slot(&self, pool: Pool, hash: u64) {
+        if let Some(m) = self.pool(pool).maglev.as_deref() {
+            m.prefetch(hash);
+        }
+    }
+
     /// Whether a new connection from `source` may use a frontend of `kind`: only load-balancer
     /// IPs are restricted, and only when the Service has source ranges of this family; a source
     /// inside a range passes, and so does one of the Service's own load-balancer IPs when a node
@@ -694,6 +718,15 @@ impl Snapshot {
                 kind: key.kind(),
                 plan,
             })
+    }
+
+    /// Starts loading the table slot [`Snapshot::frontend`] of (`protocol`, `address`,
+    /// `port`) probes first (a burst's early stage).
+    #[inline]
+    pub(crate) fn prefetch_frontend(&self, protocol: Protocol, address: IpAddr, port: u16) {
+        self.tables
+            .vips
+            .prefetch(&VipKey::new(protocol, address, port));
     }
 
     /// The NodePort frontend for (`protocol`, `family`, `port`). It answers only on this node's

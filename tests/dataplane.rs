@@ -862,7 +862,9 @@ fn per_backend_counters_overflow_instead_of_growing() {
 /// and replies (masqueraded or not, affinity, rejects, drops), ICMP errors, fragments, options
 /// and extension headers, damaged packets, raw bytes, snapshot switches, clock jumps and a
 /// small flow table that evicts — and must return the same verdicts, leave the same bytes, and
-/// end up with the same counters, per-backend counts, flows and explanations.
+/// end up with the same counters, per-backend counts, flows and explanations. Some steps are
+/// bursts: the fast worker's `process_burst` (its staged form) against the general worker's
+/// `process` of each packet in turn.
 #[test]
 fn the_fast_path_and_the_general_path_agree() {
     use common::Rng;
@@ -950,83 +952,90 @@ fn the_fast_path_and_the_general_path_agree() {
             }
             _ => {}
         }
-        let mut pkt = match r.below(20) {
-            // Raw bytes.
-            0 => {
-                let n = r.below(80) as usize;
-                r.bytes(n)
-            }
-            // A reply (or an ICMP error) to something forwarded.
-            1..=7 if !forwarded.is_empty() => {
-                let (before, t, out) = &forwarded[r.below(forwarded.len() as u64) as usize];
-                let s = spec(
-                    before.protocol,
-                    "10.0.0.1",
-                    0,
-                    "10.0.0.2",
-                    0,
-                    r.next() as u8,
-                );
-                match r.below(10) {
-                    0 => icmp_error(&t.dst, &t.src, 3, 3, 0, out),
-                    // IPv6 with the IPv4-mapped addresses of an IPv4 flow: the same flow key.
-                    1 => {
-                        let (src, dst) = (mapped(before.src), mapped(before.dst));
-                        moved(&s, src, before.src_port, dst, before.dst_port).packet()
-                    }
-                    2 => {
-                        let (src, dst) = (mapped(t.dst), mapped(t.src));
-                        moved(&s, src, t.dst_port, dst, t.src_port).packet()
-                    }
-                    _ => {
-                        let rt = t.reversed();
-                        moved(&s, rt.src, rt.src_port, rt.dst, rt.dst_port).packet()
-                    }
-                }
-            }
-            // A packet to a frontend.
-            _ => {
-                let (proto, dst, dport) = FRONTENDS[r.below(FRONTENDS.len() as u64) as usize];
-                let v6 = dst.contains(':');
-                let clients: Vec<&&str> =
-                    CLIENTS.iter().filter(|c| c.contains(':') == v6).collect();
-                let src = clients[r.below(clients.len() as u64) as usize];
-                let flags = [SYN, ACK, SYN_ACK, 0x11, 0x04, 0x18][r.below(6) as usize];
-                let sport = 40_000 + r.below(24) as u16;
-                let mut s = spec(proto, src, sport, dst, dport, flags);
-                s.payload = {
-                    let n = r.below(30) as usize;
+        // One packet, or a burst (the fast worker's `process_burst` against the general one's
+        // `process` of each packet in turn).
+        let count = if r.chance(15) { 2 + r.below(40) } else { 1 };
+        let mut batch: Vec<Vec<u8>> = Vec::new();
+        for _ in 0..count {
+            let mut pkt = match r.below(20) {
+                // Raw bytes.
+                0 => {
+                    let n = r.below(80) as usize;
                     r.bytes(n)
-                };
-                s.udp_no_checksum = r.chance(5);
-                if r.chance(5) {
-                    if v6 {
-                        s.ext = vec![60];
-                    } else {
-                        s.ip_opts = 1;
+                }
+                // A reply (or an ICMP error) to something forwarded.
+                1..=7 if !forwarded.is_empty() => {
+                    let (before, t, out) = &forwarded[r.below(forwarded.len() as u64) as usize];
+                    let s = spec(
+                        before.protocol,
+                        "10.0.0.1",
+                        0,
+                        "10.0.0.2",
+                        0,
+                        r.next() as u8,
+                    );
+                    match r.below(10) {
+                        0 => icmp_error(&t.dst, &t.src, 3, 3, 0, out),
+                        // IPv6 with the IPv4-mapped addresses of an IPv4 flow: the same flow key.
+                        1 => {
+                            let (src, dst) = (mapped(before.src), mapped(before.dst));
+                            moved(&s, src, before.src_port, dst, before.dst_port).packet()
+                        }
+                        2 => {
+                            let (src, dst) = (mapped(t.dst), mapped(t.src));
+                            moved(&s, src, t.dst_port, dst, t.src_port).packet()
+                        }
+                        _ => {
+                            let rt = t.reversed();
+                            moved(&s, rt.src, rt.src_port, rt.dst, rt.dst_port).packet()
+                        }
                     }
                 }
-                if r.chance(5) {
-                    let l4 = s.l4();
-                    let (off, more) = if r.chance(50) { (0, true) } else { (8, false) };
-                    s.packet_with(&l4[..l4.len().min(16)], Some((off, more)))
-                } else {
-                    s.packet()
+                // A packet to a frontend.
+                _ => {
+                    let (proto, dst, dport) = FRONTENDS[r.below(FRONTENDS.len() as u64) as usize];
+                    let v6 = dst.contains(':');
+                    let clients: Vec<&&str> =
+                        CLIENTS.iter().filter(|c| c.contains(':') == v6).collect();
+                    let src = clients[r.below(clients.len() as u64) as usize];
+                    let flags = [SYN, ACK, SYN_ACK, 0x11, 0x04, 0x18][r.below(6) as usize];
+                    let sport = 40_000 + r.below(24) as u16;
+                    let mut s = spec(proto, src, sport, dst, dport, flags);
+                    s.payload = {
+                        let n = r.below(30) as usize;
+                        r.bytes(n)
+                    };
+                    s.udp_no_checksum = r.chance(5);
+                    if r.chance(5) {
+                        if v6 {
+                            s.ext = vec![60];
+                        } else {
+                            s.ip_opts = 1;
+                        }
+                    }
+                    if r.chance(5) {
+                        let l4 = s.l4();
+                        let (off, more) = if r.chance(50) { (0, true) } else { (8, false) };
+                        s.packet_with(&l4[..l4.len().min(16)], Some((off, more)))
+                    } else {
+                        s.packet()
+                    }
                 }
+            };
+            // Damage: a byte anywhere, trailing bytes, a cut.
+            match r.below(30) {
+                0 if !pkt.is_empty() => {
+                    let i = r.below(pkt.len() as u64) as usize;
+                    pkt[i] = r.next() as u8;
+                }
+                1 => pkt.extend([0u8; 6]),
+                2 => {
+                    let n = r.below(pkt.len() as u64 + 1) as usize;
+                    pkt.truncate(n);
+                }
+                _ => {}
             }
-        };
-        // Damage: a byte anywhere, trailing bytes, a cut.
-        match r.below(30) {
-            0 if !pkt.is_empty() => {
-                let i = r.below(pkt.len() as u64) as usize;
-                pkt[i] = r.next() as u8;
-            }
-            1 => pkt.extend([0u8; 6]),
-            2 => {
-                let n = r.below(pkt.len() as u64 + 1) as usize;
-                pkt.truncate(n);
-            }
-            _ => {}
+            batch.push(pkt);
         }
         let ingress = [
             Ingress::Auto,
@@ -1035,28 +1044,39 @@ fn the_fast_path_and_the_general_path_agree() {
             Ingress::External,
         ][r.below(4) as usize];
         let meta = at(now).with_ingress(ingress);
-        let before = pkt.clone();
-        let explained = fast.explain(snap, &before, &meta);
-        assert_eq!(
-            explained,
-            general.explain(snap, &before, &meta),
-            "step {step}"
-        );
-        let mut out_general = before.clone();
-        let v = fast.process(snap, &mut pkt, &meta);
-        let v_general = general.process(snap, &mut out_general, &meta);
-        assert_eq!(v, v_general, "step {step}: {before:02x?}");
-        assert_eq!(pkt, out_general, "step {step}: {before:02x?}");
-        if v == Verdict::Forward {
-            if let (Ok(b), Ok(p)) = (nat::parse(&before), nat::parse(&pkt)) {
-                if p.inner.is_none() && p.kind == nat::Kind::Ports {
-                    forwarded.push((b.tuple, p.tuple, pkt.clone()));
-                    if forwarded.len() > 64 {
-                        forwarded.remove(0);
+        let befores = batch.clone();
+        let mut verdicts = vec![Verdict::Invalid; batch.len()];
+        if let [pkt] = &mut batch[..] {
+            let explained = fast.explain(snap, &befores[0], &meta);
+            assert_eq!(
+                explained,
+                general.explain(snap, &befores[0], &meta),
+                "step {step}"
+            );
+            verdicts[0] = fast.process(snap, pkt, &meta);
+        } else {
+            let mut refs: Vec<&mut [u8]> = batch.iter_mut().map(|b| b.as_mut_slice()).collect();
+            assert_eq!(
+                fast.process_burst(snap, &mut refs, &meta, &mut verdicts),
+                batch.len()
+            );
+        }
+        for ((before, pkt), v) in befores.iter().zip(&batch).zip(verdicts) {
+            let mut out_general = before.clone();
+            let v_general = general.process(snap, &mut out_general, &meta);
+            assert_eq!(v, v_general, "step {step}: {before:02x?}");
+            assert_eq!(*pkt, out_general, "step {step}: {before:02x?}");
+            if v == Verdict::Forward {
+                if let (Ok(b), Ok(p)) = (nat::parse(before), nat::parse(pkt)) {
+                    if p.inner.is_none() && p.kind == nat::Kind::Ports {
+                        forwarded.push((b.tuple, p.tuple, pkt.clone()));
+                        if forwarded.len() > 64 {
+                            forwarded.remove(0);
+                        }
                     }
-                }
-                if p.fragment.is_none() && p.l4_offset == if pkt[0] == 0x45 { 20 } else { 40 } {
-                    common_forwards += 1;
+                    if p.fragment.is_none() && p.l4_offset == if pkt[0] == 0x45 { 20 } else { 40 } {
+                        common_forwards += 1;
+                    }
                 }
             }
         }

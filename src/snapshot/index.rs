@@ -109,6 +109,20 @@ impl<K: IndexKey, V: Clone> ChunkMap<K, V> {
         None
     }
 
+    /// Starts loading the slot a lookup of `key` probes first (for a burst's early stage: the
+    /// lookup that follows finds it in cache). Reads only the top-level array.
+    #[inline]
+    pub(crate) fn prefetch(&self, key: &K) {
+        let hash = key.index_hash();
+        let Some(Some(chunk)) = self.chunks.get(Self::chunk_of(self.bits, hash)) else {
+            return;
+        };
+        let mask = chunk.len().wrapping_sub(1);
+        if let Some(slot) = chunk.get(hash as usize & mask) {
+            crate::prefetch::prefetch(slot);
+        }
+    }
+
     /// Every entry, in no particular order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&K, &V)> + '_ {
         self.chunks
