@@ -20,6 +20,8 @@
 //!   real traffic would;
 //! - `reply`: the backend→client ACK of an established flow;
 //! - `burst32`: `process_burst` of 32 ACKs of 32 established flows (to 32 random Services),
+//!   reported per packet;
+//! - `new_flow_burst32`: the new-flow rings of `new_flow`, 32 SYNs per `process_burst`,
 //!   reported per packet.
 //!
 //! Every iteration first restores its packet(s) from a fixed-size array copy (inline moves), in
@@ -341,6 +343,68 @@ fn benches(c: &mut Criterion) {
                         left -= chunk as u64;
                     }
                     black_box(buf);
+                    total
+                })
+            });
+            let counters = w.counters();
+            assert_eq!(counters.flows.evicted, 0);
+            assert_eq!(counters.forward.packets, counters.flows.created);
+        }
+    }
+    g.finish();
+
+    // (b2) New flows in bursts: the same rings, 32 SYNs per `process_burst`, per packet.
+    let mut g = c.benchmark_group("dataplane/new_flow_burst32");
+    g.throughput(Throughput::Elements(BURST as u64));
+    for s in &setups {
+        let n = s.n;
+        let mut r = Lcg(99);
+        let spread = syn_ring(|_| (r.next() % u64::from(n)) as u32);
+        for (name, ring) in [("one_service", syn_ring(|_| n / 3)), ("spread", spread)] {
+            let mut w = worker();
+            let snap = &s.snap;
+            let mut verdicts = [Verdict::Invalid; BURST];
+            for chunk in ring.chunks(BURST) {
+                let mut bufs: [Packet; BURST] = std::array::from_fn(|i| chunk[i]);
+                let mut refs: [&mut [u8]; BURST] = bufs.each_mut().map(|b| &mut b[..]);
+                assert_eq!(
+                    w.process_burst(snap, &mut refs, &meta, &mut verdicts),
+                    BURST
+                );
+                assert!(verdicts.iter().all(|v| *v == Verdict::Forward), "new flows");
+                for out in &bufs {
+                    verify_checksums(out).unwrap();
+                }
+            }
+            assert_eq!(w.conntrack().len(), RING);
+            w.expire(u64::MAX, usize::MAX);
+            g.bench_function(BenchmarkId::new(format!("process_burst/{name}"), n), |b| {
+                b.iter_custom(|iters| {
+                    // One iteration is one burst of 32; a pass of the ring is 128 bursts.
+                    let bursts = RING / BURST;
+                    let mut total = Duration::ZERO;
+                    let mut left = iters;
+                    let mut bufs: [Packet; BURST] = [ring[0]; BURST];
+                    while left > 0 {
+                        let chunk = left.min(bursts as u64) as usize;
+                        let start = Instant::now();
+                        for k in 0..chunk {
+                            bufs = std::array::from_fn(|i| ring[k * BURST + i]);
+                            let mut refs: [&mut [u8]; BURST] = bufs.each_mut().map(|b| &mut b[..]);
+                            let done = w.process_burst(
+                                snap,
+                                black_box(&mut refs),
+                                black_box(&meta),
+                                &mut verdicts,
+                            );
+                            black_box((done, &verdicts));
+                        }
+                        total += start.elapsed();
+                        // Untimed: empty the table for the next pass.
+                        w.expire(u64::MAX, usize::MAX);
+                        left -= chunk as u64;
+                    }
+                    black_box(bufs);
                     total
                 })
             });

@@ -10,16 +10,18 @@
 //!
 //! # Layout
 //!
-//! Flows live in an array of [`Flow`]s of at most 64 bytes each. An open-addressing index
+//! Flows live in an array of [`Flow`]s of 64 bytes each, aligned to cache lines. An open-addressing index
 //! (linear probing, backward-shift deletion, no tombstones; at most half full) maps both keys of
 //! every flow to it: the original key (client → frontend, as the client sent it) and the reply
 //! key (backend → client, or → the masquerade address and port when the flow was SNATed). The
 //! index costs 8 bytes a slot, 4 slots a flow: 32 bytes a flow on top of the entry.
 //!
-//! The index hashes keys with [`crate::hash::flow_hash`] under a seed the caller supplies: it
-//! should be random per process, so that nobody outside can aim packets at one chain
-//! (DESIGN.md, invariant 6). [`Conntrack::hash`] exposes the hash so a caller that has it already
-//! (say, to pick a worker) can pass it to the `_hashed` lookups.
+//! The index hashes keys with a keyed folded-multiply hash (three 64 × 64 → 128-bit
+//! multiplications; not the cluster-wide [`crate::hash::flow_hash`], since nothing outside the
+//! table depends on this hash) under keys derived from a seed the caller supplies: it should be
+//! random per process, so that nobody outside can aim packets at one chain (DESIGN.md,
+//! invariant 6). [`Conntrack::hash`] exposes the hash so a caller that has it already (say, to
+//! pick a worker) can pass it to the `_hashed` lookups.
 //!
 //! # Timeouts
 //!
@@ -32,7 +34,7 @@ use alloc::vec::Vec;
 use core::fmt;
 use core::net::IpAddr;
 
-use crate::hash::flow_hash;
+use crate::hash::TableHasher;
 use crate::maglev::ip_key;
 use crate::nat::Tuple;
 use crate::wire::ip_protocol;
@@ -88,7 +90,7 @@ impl FlowKey {
 
 /// Key equality as two 128-bit and one 40-bit comparison (the derived `==` compares the
 /// address arrays through a `memcmp` call on the lookup path).
-#[inline]
+#[inline(always)]
 fn same_key(a: &FlowKey, b: &FlowKey) -> bool {
     u128::from_ne_bytes(a.src) == u128::from_ne_bytes(b.src)
         && u128::from_ne_bytes(a.dst) == u128::from_ne_bytes(b.dst)
@@ -169,6 +171,7 @@ impl Default for Timeouts {
 
 impl Timeouts {
     /// The timeout of a flow of `protocol` in `state`.
+    #[inline(always)]
     pub fn of(&self, protocol: u8, state: State) -> u32 {
         match (protocol, state) {
             (ip_protocol::TCP, State::New) => self.tcp_syn,
@@ -185,8 +188,10 @@ impl Timeouts {
     }
 }
 
-/// A tracked flow: 64 bytes at most (checked at compile time).
+/// A tracked flow: 64 bytes (checked at compile time), aligned to 64 so that every entry of
+/// the table is one cache line.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C, align(64))]
 pub struct Flow {
     /// The original key: client → frontend, as the client sent it.
     pub key: FlowKey,
@@ -205,7 +210,7 @@ pub struct Flow {
     pub last_seen: u32,
 }
 
-const _: () = assert!(core::mem::size_of::<Flow>() <= 64);
+const _: () = assert!(core::mem::size_of::<Flow>() == 64);
 
 impl Flow {
     /// A new flow from `key` to `backend:backend_port`, seen at `now`.
@@ -287,7 +292,7 @@ pub struct Conntrack {
     free: Vec<u32>,
     index: Vec<Slot>,
     mask: usize,
-    seed: u64,
+    hasher: TableHasher,
     len: usize,
     hand: usize,
     snat_addrs: [[u8; 16]; MAX_SNAT_ADDRS],
@@ -324,7 +329,7 @@ impl Conntrack {
             free,
             index: alloc::vec![Slot::default(); slots],
             mask: slots - 1,
-            seed,
+            hasher: TableHasher::new(seed),
             len: 0,
             hand: 0,
             snat_addrs: [[0; 16]; MAX_SNAT_ADDRS],
@@ -372,21 +377,29 @@ impl Conntrack {
         &self.timeouts
     }
 
-    /// The index hash of `key`.
+    /// The index hash of `key` (keyed by the table's seed; see the module docs).
     #[inline]
     pub fn hash(&self, key: &FlowKey) -> u64 {
-        flow_hash(
-            self.seed,
-            &key.src,
-            &key.dst,
-            key.src_port,
-            key.dst_port,
+        self.hash_parts(
+            u128::from_le_bytes(key.src),
+            u128::from_le_bytes(key.dst),
+            u32::from(key.src_port) << 16 | u32::from(key.dst_port),
             key.protocol,
         )
     }
 
+    /// [`Conntrack::hash`] of the key with these fields: addresses as `u128::from_le_bytes` of
+    /// the key's bytes, ports as `src_port << 16 | dst_port` (for a caller that has them in
+    /// registers).
+    #[inline]
+    pub(crate) fn hash_parts(&self, src: u128, dst: u128, ports: u32, protocol: u8) -> u64 {
+        let tail = u64::from(ports) | u64::from(protocol) << 32;
+        self.hasher.hash(src, dst, tail)
+    }
+
     /// The key replies of `flow` carry: from the backend to the client, or to the masquerade
     /// address and port. `None` when the flow names an SNAT address the table does not have.
+    #[inline(always)]
     pub fn reply_key(&self, flow: &Flow) -> Option<FlowKey> {
         let (dst, dst_port) = match flow.snat {
             0 => (flow.key.src, flow.key.src_port),
@@ -405,6 +418,7 @@ impl Conntrack {
     }
 
     /// The flow `id` names, if it is still tracked.
+    #[inline(always)]
     pub fn get(&self, id: FlowId) -> Option<&Flow> {
         let i = id.0 as usize;
         if *self.live.get(i)? {
@@ -423,6 +437,7 @@ impl Conntrack {
     }
 
     /// [`Conntrack::lookup`] with the key's hash ([`Conntrack::hash`]) already computed.
+    #[inline(always)]
     pub fn lookup_hashed(
         &mut self,
         key: &FlowKey,
@@ -439,6 +454,36 @@ impl Conntrack {
         Some((FlowId(entry as u32), dir))
     }
 
+    /// Loads the index slot a key with hash `hash` starts probing at (a burst's first stage:
+    /// the lookup that follows finds it in cache). Changes nothing.
+    #[inline]
+    pub(crate) fn warm_slot(&self, hash: u64) {
+        if let Some(slot) = self.index.get(hash as u32 as usize & self.mask) {
+            crate::prefetch::prefetch(slot);
+        }
+    }
+
+    /// After [`Conntrack::warm_slot`]: false when the home slot of `hash` is empty (a key with
+    /// this hash is not tracked); otherwise true, and when the slot holds this hash, the flow
+    /// entry it names is loaded. Changes nothing.
+    #[inline]
+    pub(crate) fn warm_entry(&self, hash: u64) -> bool {
+        let h = hash as u32;
+        let Some(slot) = self.index.get(h as usize & self.mask) else {
+            return false;
+        };
+        if slot.tag == 0 {
+            return false;
+        }
+        if slot.hash == h {
+            let entry = (slot.tag as usize - 1) / 2;
+            if let Some(flow) = self.flows.get(entry) {
+                crate::prefetch::prefetch(flow);
+            }
+        }
+        true
+    }
+
     /// Looks up `key` like [`Conntrack::lookup`] without changing anything: a flow found
     /// expired at `now` is reported as `None` but left in place (for tracing).
     pub fn peek(&self, key: &FlowKey, now: u32) -> Option<(FlowId, Direction)> {
@@ -453,6 +498,7 @@ impl Conntrack {
     /// Records a packet of flow `id` going `dir` at `now`, with its TCP flags (0 for other
     /// protocols): refreshes the flow and advances its state. Returns the new state, or `None`
     /// when `id` is no longer tracked.
+    #[inline(always)]
     pub fn touch(&mut self, id: FlowId, dir: Direction, tcp_flags: u8, now: u32) -> Option<State> {
         const FIN: u8 = 0x01;
         const SYN: u8 = 0x02;
@@ -501,9 +547,22 @@ impl Conntrack {
     /// [`Conntrack::insert`] with the hash of `flow.key` ([`Conntrack::hash`]) already
     /// computed, e.g. by the lookup that missed.
     pub fn insert_hashed(&mut self, flow: Flow, hash: u64) -> Result<FlowId, Error> {
+        if self.find(&flow.key, hash as u32).is_some() {
+            // Checked before the SNAT address, as the reply key's check below is.
+            if self.reply_key(&flow).is_some() {
+                return Err(Error::Exists);
+            }
+        }
+        self.insert_missing(flow, hash)
+    }
+
+    /// [`Conntrack::insert_hashed`] for a flow whose original key the caller has just looked up
+    /// and not found (the packet path's new flows): only the reply key is checked.
+    #[inline]
+    pub(crate) fn insert_missing(&mut self, flow: Flow, hash: u64) -> Result<FlowId, Error> {
         let reply = self.reply_key(&flow).ok_or(Error::UnknownSnatAddr)?;
         let (h_orig, h_reply) = (hash as u32, self.hash(&reply) as u32);
-        if self.find(&flow.key, h_orig).is_some() || self.find(&reply, h_reply).is_some() {
+        if self.find(&reply, h_reply).is_some() {
             return Err(Error::Exists);
         }
         if self.free.is_empty() {
@@ -580,6 +639,7 @@ impl Conntrack {
             .map(|(i, (f, _))| (FlowId(i as u32), f))
     }
 
+    #[inline(always)]
     fn expired(&self, flow: &Flow, now: u32) -> bool {
         let timeout = self.timeouts.of(flow.key.protocol, flow.state);
         now.saturating_sub(flow.last_seen) >= timeout
@@ -610,7 +670,7 @@ impl Conntrack {
     }
 
     /// The entry and direction `key` (with index hash `h`) is linked under.
-    #[inline]
+    #[inline(always)]
     fn find(&self, key: &FlowKey, h: u32) -> Option<(usize, Direction)> {
         let mut pos = h as usize & self.mask;
         // Bounded by the index size, so even a corrupted index cannot hang the packet path.
@@ -638,6 +698,7 @@ impl Conntrack {
         None
     }
 
+    #[inline(always)]
     fn key_of(&self, entry: usize, reply: bool) -> Option<FlowKey> {
         let flow = self.flows.get(entry)?;
         if reply {

@@ -47,6 +47,17 @@
 //! TCP flows are kept (§7). SCTP flows are kept too unless [`WorkerConfig::clean_sctp`].
 //! Affinity pins to backends that left are deleted when next used.
 //!
+//! # The fast path
+//! Most packets are IPv4 without options or IPv6 without extension headers, carrying TCP or
+//! UDP, not fragmented. For these ([`WorkerConfig::fast_path`], on by default) the steps above
+//! run without the general parse's summary: the headers are read straight into the flow key
+//! (checking exactly what [`nat::parse`] checks), the conntrack hash is computed once from the
+//! key's fields, and a tracked flow's stored backend (and masquerade address) is written with
+//! the same incremental checksum updates [`nat::apply`] makes. Everything else — options,
+//! extension headers, fragments, ICMP, SCTP, anything malformed — takes the general path.
+//! Verdicts, bytes, counters and table state are the same either way (the tests run both and
+//! compare).
+//!
 //! # Guarantees and limits
 //! - `process` allocates nothing, takes no lock and cannot panic; its cost does not depend on
 //!   the number of Services or flows. Endpoints count only for an affinity pin's check
@@ -71,9 +82,9 @@ use crate::conntrack::{self, Conntrack, Direction, Flow, FlowId, FlowKey, Timeou
 use crate::hash::flow_hash;
 use crate::maglev::ip_key;
 use crate::model::{IpFamily, ObjectRef, Protocol, TrafficPolicy};
-use crate::nat::{self, Family, Kind, Parsed, Rewrite, Tuple};
+use crate::nat::{self, CommonRewrite, Family, Kind, Parsed, Rewrite, Tuple};
 use crate::select::{Pool, Traffic};
-use crate::snapshot::{FrontendKind, Lookup, PlanBackend, PortPlan, Snapshot, Source};
+use crate::snapshot::{Frontend, FrontendKind, Lookup, PlanBackend, PortPlan, Snapshot, Source};
 
 mod backends;
 mod fragments;
@@ -84,6 +95,9 @@ use fragments::{FragKey, Fragments};
 
 /// Most packets [`Worker::process_burst`] handles in one call.
 pub const MAX_BURST: usize = 64;
+
+/// Packets [`Worker::process_burst`] takes through its stages together.
+const STAGED: usize = 16;
 
 /// SNAT ports tried for a masqueraded flow (the client's own first).
 pub const SNAT_PORT_ATTEMPTS: u32 = 8;
@@ -334,6 +348,11 @@ pub struct WorkerConfig {
     /// Backends with their own packet counters ([`Worker::backend_counts`]); packets of
     /// further backends are counted together ([`Worker::backend_overflow`]).
     pub backends: usize,
+    /// Take the fast path for the common case (see the module docs: IPv4 without options or
+    /// IPv6 without extension headers, TCP or UDP, not a fragment). Verdicts, rewritten bytes,
+    /// counters and table state are the same either way; turning it off sends every packet
+    /// through the general path, for differential testing and debugging.
+    pub fast_path: bool,
 }
 
 impl Default for WorkerConfig {
@@ -346,6 +365,7 @@ impl Default for WorkerConfig {
             clean_sctp: false,
             fragments: 1_024,
             backends: 4_096,
+            fast_path: true,
         }
     }
 }
@@ -384,6 +404,78 @@ struct Choice<'s> {
     affinity: Option<(u64, u32, bool)>,
 }
 
+/// What the fast path did with a packet of the common case.
+enum Common {
+    /// Forwarded on an established flow, and counted.
+    Counted,
+    /// Decided (a new flow, or no flow), not counted yet.
+    Decided(Verdict),
+    /// Left to the general path, nothing changed.
+    General,
+}
+
+/// A packet of the common case as the fast path prepares it.
+#[derive(Clone, Copy)]
+struct Prepared<'s> {
+    /// The headers.
+    c: nat::Common,
+    /// The conntrack hash of its key.
+    hash: u64,
+    /// For a new flow, when an early stage of a burst found them: the frontend the packet
+    /// reaches ([`Snapshot::frontend`]) and its Maglev flow hash ([`flow_hash`] under the
+    /// snapshot's seed): the values `decide` would compute.
+    hint: Option<(Frontend<'s>, u64)>,
+}
+
+/// What `decide` would find for a new flow of the common case before any state matters: the
+/// frontend hit and the Maglev flow hash (see [`Prepared::hint`]). Prefetches the plan.
+#[inline]
+fn new_flow_hint<'s>(snap: &'s Snapshot, c: &nat::Common) -> Option<(Frontend<'s>, u64)> {
+    let t = c.tuple();
+    let f = snap.frontend(protocol_of(c), t.dst, t.dst_port)?;
+    let (src, dst) = (c.src.to_le_bytes(), c.dst.to_le_bytes());
+    let h = flow_hash(
+        snap.maglev_seed(),
+        &src,
+        &dst,
+        t.src_port,
+        t.dst_port,
+        t.protocol,
+    );
+    let plan = f.plan();
+    crate::prefetch::prefetch_lines(plan, core::mem::size_of_val(plan).div_ceil(64));
+    Some((f, h))
+}
+
+/// The protocol of a packet of the common case (TCP or UDP).
+#[inline]
+fn protocol_of(c: &nat::Common) -> Protocol {
+    match c.protocol {
+        crate::wire::ip_protocol::TCP => Protocol::Tcp,
+        _ => Protocol::Udp,
+    }
+}
+
+/// Where a new connection comes from (SEMANTICS.md §5): as the caller says, or by its address.
+#[inline]
+fn source_of(snap: &Snapshot, ingress: Ingress, src: IpAddr) -> Source {
+    match ingress {
+        Ingress::Auto => snap.source_class(src),
+        Ingress::Pod => Source::Pod,
+        Ingress::Node => Source::Node,
+        Ingress::External => Source::External,
+    }
+}
+
+/// How a new flow's packet was parsed: which rewrite it takes.
+#[derive(Clone, Copy)]
+enum ParsedBy<'p> {
+    /// By [`nat::parse`]: [`nat::apply`].
+    General(&'p Parsed),
+    /// By [`nat::parse_common`]: [`nat::apply_common`].
+    Common(&'p nat::Common),
+}
+
 /// A per-core worker: the flow table, the affinity table and the counters. See the module docs.
 /// [`process`](Self::process) takes `&mut self`: one worker per core, no sharing, no locks.
 pub struct Worker {
@@ -397,6 +489,7 @@ pub struct Worker {
     snat_count: usize,
     counters: Counters,
     clean_sctp: bool,
+    fast_path: bool,
 }
 
 impl fmt::Debug for Worker {
@@ -430,6 +523,7 @@ impl Worker {
             snat_count: 0,
             counters: Counters::default(),
             clean_sctp: config.clean_sctp,
+            fast_path: config.fast_path,
         })
     }
 
@@ -487,9 +581,55 @@ impl Worker {
     /// Processes one packet (an IP header first) against `snap`: decides, rewrites in place,
     /// and counts. See the module docs.
     pub fn process(&mut self, snap: &Snapshot, pkt: &mut [u8], meta: &Meta) -> Verdict {
+        let prepared = if self.fast_path {
+            self.prepare(pkt)
+        } else {
+            None
+        };
+        self.process_prepared(snap, pkt, meta, prepared.as_ref())
+    }
+
+    /// The fast path's parse and conntrack hash of a packet of the common case.
+    #[inline(always)]
+    fn prepare<'s>(&self, pkt: &[u8]) -> Option<Prepared<'s>> {
+        let c = nat::parse_common(pkt)?;
+        // From the values in registers, not from a key in memory: reading a key's words back
+        // right after its fields were stored piecewise stalls store-to-load forwarding.
+        let hash = self.conntrack.hash_parts(c.src, c.dst, c.ports, c.protocol);
+        Some(Prepared {
+            c,
+            hash,
+            hint: None,
+        })
+    }
+
+    /// [`Self::process`] of a packet the fast path has prepared, or (`None`) of one for the
+    /// general path.
+    #[inline(always)]
+    fn process_prepared(
+        &mut self,
+        snap: &Snapshot,
+        pkt: &mut [u8],
+        meta: &Meta,
+        prepared: Option<&Prepared<'_>>,
+    ) -> Verdict {
         let len = pkt.len();
         self.last_backend = None;
-        let verdict = self.process_inner(snap, pkt, meta);
+        let verdict = match prepared {
+            Some(p) => match self.process_common(snap, pkt, p, meta) {
+                // An established flow, counted already.
+                Common::Counted => return Verdict::Forward,
+                Common::Decided(v) => v,
+                Common::General => self.process_general(snap, pkt, meta),
+            },
+            None => self.process_general(snap, pkt, meta),
+        };
+        self.count(verdict, len);
+        verdict
+    }
+
+    /// Counts a packet's verdict (and, when forwarded, its backend's packets).
+    fn count(&mut self, verdict: Verdict, len: usize) {
         if let (Verdict::Forward, Some((key, port, to))) = (verdict, self.last_backend) {
             self.backends.add(&key, port, to, len);
         }
@@ -509,11 +649,16 @@ impl Worker {
                 }
             }
         }
-        verdict
     }
 
     /// Processes up to [`MAX_BURST`] packets, all with `meta`, writing verdict `i` for packet
     /// `i`. Handles `min(packets, verdicts, MAX_BURST)` packets and returns that number.
+    ///
+    /// The result is exactly that of [`process`](Self::process) on each packet in turn. With
+    /// the fast path on, the packets go through early stages first, a few at a time, which
+    /// prefetch what each will read (its conntrack slot and entry; for a new flow the frontend
+    /// table slot, the plan, the Maglev table slot and the backends), so that their cache
+    /// misses overlap.
     pub fn process_burst(
         &mut self,
         snap: &Snapshot,
@@ -521,12 +666,95 @@ impl Worker {
         meta: &Meta,
         verdicts: &mut [Verdict],
     ) -> usize {
-        let mut n = 0;
-        for (pkt, v) in packets.iter_mut().zip(verdicts.iter_mut()).take(MAX_BURST) {
-            *v = self.process(snap, pkt, meta);
-            n += 1;
+        let n = packets.len().min(verdicts.len()).min(MAX_BURST);
+        if !self.fast_path {
+            for (pkt, v) in packets.iter_mut().zip(verdicts.iter_mut()).take(n) {
+                *v = self.process(snap, pkt, meta);
+            }
+            return n;
+        }
+        let mut done = 0;
+        while done < n {
+            let k = (n - done).min(STAGED);
+            if let (Some(p), Some(v)) = (
+                packets.get_mut(done..done + k),
+                verdicts.get_mut(done..done + k),
+            ) {
+                self.process_staged(snap, p, meta, v);
+            }
+            done += k;
         }
         n
+    }
+
+    /// Up to [`STAGED`] packets of a burst, in stages, each over all the packets, so that the
+    /// cache misses of different packets overlap instead of following one another (as DPDK
+    /// and VPP graph nodes do): each early stage starts loading (prefetches) what the next one
+    /// reads. The early stages only read and compute pure functions of the packet and the
+    /// snapshot, which no earlier packet of the burst can change; the last one processes the
+    /// packets in order exactly as [`Self::process`] does, reusing the parse, the conntrack
+    /// hash, and for a new flow the frontend and the Maglev flow hash.
+    fn process_staged(
+        &mut self,
+        snap: &Snapshot,
+        packets: &mut [&mut [u8]],
+        meta: &Meta,
+        verdicts: &mut [Verdict],
+    ) {
+        let n = packets.len().min(verdicts.len()).min(STAGED);
+        let mut prepared: [Option<Prepared<'_>>; STAGED] = [None; STAGED];
+        // 1. Parse and hash the packets of the common case; their conntrack index slots.
+        for (p, pkt) in prepared.iter_mut().zip(packets.iter()).take(n) {
+            *p = self.prepare(pkt);
+            if let Some(p) = p {
+                self.conntrack.warm_slot(p.hash);
+            }
+        }
+        // 2. A tracked flow (its home slot taken): its entry. A new flow (the slot empty): the
+        //    frontend table's slot.
+        let mut new = [false; STAGED];
+        for (p, new) in prepared.iter().zip(new.iter_mut()).take(n) {
+            if let Some(p) = p {
+                if !self.conntrack.warm_entry(p.hash) {
+                    *new = true;
+                    let t = p.c.tuple();
+                    snap.prefetch_frontend(protocol_of(&p.c), t.dst, t.dst_port);
+                }
+            }
+        }
+        // 3. A new flow: its frontend and Maglev flow hash (for the last stage), and its plan.
+        for (p, new) in prepared.iter_mut().zip(new).take(n) {
+            if let (Some(p), true) = (p, new) {
+                p.hint = new_flow_hint(snap, &p.c);
+            }
+        }
+        // 4. A new flow: the pool's Maglev table header, members and backends.
+        let mut pools: [Option<Pool>; STAGED] = [None; STAGED];
+        for (p, pool) in prepared.iter().zip(pools.iter_mut()).take(n) {
+            let Some((p, (f, _))) = p.as_ref().and_then(|p| Some((p, p.hint?))) else {
+                continue;
+            };
+            let plan = f.plan();
+            *pool = plan.pool_for(f.kind(), source_of(snap, meta.ingress, p.c.tuple().src));
+            if let Some(pool) = *pool {
+                plan.prefetch_pool(pool);
+            }
+        }
+        // 5. A new flow: its Maglev table slot.
+        for (p, pool) in prepared.iter().zip(pools).take(n) {
+            if let (Some((f, h)), Some(pool)) = (p.as_ref().and_then(|p| p.hint), pool) {
+                f.plan().prefetch_slot(pool, h);
+            }
+        }
+        // 6. In order.
+        for ((pkt, v), p) in packets
+            .iter_mut()
+            .zip(verdicts.iter_mut())
+            .zip(&prepared)
+            .take(n)
+        {
+            *v = self.process_prepared(snap, pkt, meta, p.as_ref());
+        }
     }
 
     /// What [`process`](Self::process) would do with `pkt` now, and the rule that decides it,
@@ -580,7 +808,7 @@ impl Worker {
             e.rule = Rule::NotService;
             return e;
         }
-        match self.decide(snap, &p.tuple, meta.ingress, now) {
+        match self.decide(snap, &p.tuple, meta.ingress, now, None) {
             Ok(c) => {
                 e.verdict = Verdict::Forward;
                 e.rule = c.rule;
@@ -599,7 +827,90 @@ impl Worker {
         e
     }
 
-    fn process_inner(&mut self, snap: &Snapshot, pkt: &mut [u8], meta: &Meta) -> Verdict {
+    /// The fast path of a packet [`nat::parse_common`] accepted: the same decisions and bytes as
+    /// [`Self::process_general`] (which `parse` would have taken to [`Self::process_whole`] with
+    /// a [`Kind::Ports`] packet that is not a fragment), without building a [`Parsed`] or a
+    /// [`Rewrite`] for a tracked flow, and with the key hashed once.
+    #[inline(always)]
+    fn process_common(
+        &mut self,
+        snap: &Snapshot,
+        pkt: &mut [u8],
+        p: &Prepared<'_>,
+        meta: &Meta,
+    ) -> Common {
+        let (c, hash) = (&p.c, p.hash);
+        let now = meta.now();
+        let key = FlowKey {
+            src: c.src.to_le_bytes(),
+            dst: c.dst.to_le_bytes(),
+            src_port: c.src_port(),
+            dst_port: c.dst_port(),
+            protocol: c.protocol,
+        };
+        if let Some((id, dir)) = self.conntrack.lookup_hashed(&key, hash, now) {
+            return self.established_common(pkt, c, id, dir, now);
+        }
+        let t = c.tuple();
+        Common::Decided(match self.decide(snap, &t, meta.ingress, now, p.hint) {
+            Ok(choice) => self.create(
+                pkt,
+                (c.family(), ParsedBy::Common(c)),
+                (&key, hash),
+                &choice,
+                now,
+            ),
+            Err((v, _)) => v,
+        })
+    }
+
+    /// [`Self::established`] for a packet of the common case, counted here. A flow that names a
+    /// masquerade address the worker does not know, or one of the other family, goes to the
+    /// general path with nothing changed (a hit changes nothing in the table).
+    #[inline(always)]
+    fn established_common(
+        &mut self,
+        pkt: &mut [u8],
+        c: &nat::Common,
+        id: FlowId,
+        dir: Direction,
+        now: u32,
+    ) -> Common {
+        let Some(flow) = self.conntrack.get(id) else {
+            return Common::General;
+        };
+        let (backend, backend_port) = (flow.backend, flow.backend_port);
+        let snat = if flow.snat != 0 {
+            match self.snat_addr_of(flow) {
+                Some(addr) if Family::of(&addr) == c.family() => {
+                    Some((ip_key(addr), flow.snat_port))
+                }
+                _ => return Common::General,
+            }
+        } else {
+            None
+        };
+        let rw = match dir {
+            Direction::Original => CommonRewrite {
+                src: snat,
+                dst: Some((backend, backend_port)),
+            },
+            Direction::Reply => CommonRewrite {
+                src: Some((flow.key.dst, flow.key.dst_port)),
+                dst: snat.map(|_| (flow.key.src, flow.key.src_port)),
+            },
+        };
+        nat::apply_common_to(pkt, c.v6, c.protocol == crate::wire::ip_protocol::TCP, &rw);
+        self.conntrack.touch(id, dir, c.tcp_flags, now);
+        let len = pkt.len();
+        self.backends
+            .add(&backend, backend_port, dir == Direction::Original, len);
+        self.counters.forward.add(len);
+        Common::Counted
+    }
+
+    /// The general path: every packet [`nat::parse`] reads.
+    fn process_general(&mut self, snap: &Snapshot, pkt: &mut [u8], meta: &Meta) -> Verdict {
         let Ok(p) = nat::parse(pkt) else {
             return Verdict::Invalid;
         };
@@ -647,8 +958,14 @@ impl Worker {
             // ICMP not belonging to a tracked flow: Services carry TCP, UDP and SCTP only.
             return Verdict::Pass;
         }
-        match self.decide(snap, &p.tuple, meta.ingress, now) {
-            Ok(choice) => self.create(pkt, p, (&key, hash), &choice, now),
+        match self.decide(snap, &p.tuple, meta.ingress, now, None) {
+            Ok(choice) => self.create(
+                pkt,
+                (p.family, ParsedBy::General(p)),
+                (&key, hash),
+                &choice,
+                now,
+            ),
             Err((v, _)) => v,
         }
     }
@@ -708,13 +1025,16 @@ impl Worker {
     }
 
     /// Decides a new connection without changing anything: the chosen backend, or the verdict
-    /// and rule that stop it.
+    /// and rule that stop it. Inlined: its callers' tuples then stay in registers (a tuple
+    /// stored field by field and read back in wider words stalls store-to-load forwarding).
+    #[inline(always)]
     fn decide<'s>(
         &self,
         snap: &'s Snapshot,
         t: &Tuple,
         ingress: Ingress,
         now: u32,
+        hint: Option<(Frontend<'s>, u64)>,
     ) -> Result<Choice<'s>, (Verdict, Rule)> {
         let protocol = match t.protocol {
             6 => Protocol::Tcp,
@@ -722,7 +1042,11 @@ impl Worker {
             132 => Protocol::Sctp,
             _ => return Err((Verdict::Pass, Rule::NotService)),
         };
-        let frontend = match snap.lookup(protocol, t.dst, t.dst_port) {
+        let lookup = match hint {
+            Some((f, _)) => Lookup::Frontend(f),
+            None => snap.lookup(protocol, t.dst, t.dst_port),
+        };
+        let frontend = match lookup {
             Lookup::Frontend(f) => f,
             Lookup::UndefinedPort(_) => {
                 return Err((
@@ -748,12 +1072,7 @@ impl Worker {
                 Rule::NoEndpoints,
             ));
         }
-        let source = match ingress {
-            Ingress::Auto => snap.source_class(t.src),
-            Ingress::Pod => Source::Pod,
-            Ingress::Node => Source::Node,
-            Ingress::External => Source::External,
-        };
+        let source = source_of(snap, ingress, t.src);
         let no_pool = (
             Verdict::Drop(DropReason::TrafficPolicy),
             Rule::TrafficPolicy,
@@ -780,14 +1099,17 @@ impl Worker {
                 }
             }
             None => {
-                let h = flow_hash(
-                    snap.maglev_seed(),
-                    &ip_key(t.src),
-                    &ip_key(t.dst),
-                    t.src_port,
-                    t.dst_port,
-                    t.protocol,
-                );
+                let h = match hint {
+                    Some((_, h)) => h,
+                    None => flow_hash(
+                        snap.maglev_seed(),
+                        &ip_key(t.src),
+                        &ip_key(t.dst),
+                        t.src_port,
+                        t.dst_port,
+                        t.protocol,
+                    ),
+                };
                 (plan.pick(pool, h).ok_or(no_pool)?, Rule::Maglev, None)
             }
         };
@@ -822,39 +1144,41 @@ impl Worker {
         })
     }
 
-    /// Tracks and rewrites the first packet of a new flow.
-    /// A new flow: `key` and its conntrack `hash` are the ones the missed lookup used.
+    /// Tracks and rewrites the first packet of a new flow of `family`. `key` (the packet's
+    /// tuple) and its conntrack `hash` are the ones the missed lookup used. The packet is
+    /// rewritten by [`nat::apply`], or, for the fast path's packets, by [`nat::apply_common`]
+    /// (the same bytes).
     fn create(
         &mut self,
         pkt: &mut [u8],
-        p: &Parsed,
+        (family, parsed): (Family, ParsedBy<'_>),
         (key, hash): (&FlowKey, u64),
         c: &Choice<'_>,
         now: u32,
     ) -> Verdict {
-        let t = &p.tuple;
         let flow = Flow::new(*key, c.backend.address, c.backend.port, now);
         let mut rw = Rewrite::dnat(c.backend.address, c.backend.port);
         let inserted = match c.snat {
-            None => self.conntrack.insert_hashed(flow, hash),
+            None => self.conntrack.insert_missing(flow, hash),
             Some(addr) => {
                 let Some(index) = self.snat_index(addr) else {
                     return Verdict::Drop(DropReason::NoMasqueradeAddress);
                 };
+                // The flow hash of the packet's tuple (its key holds the same fields).
                 let h = flow_hash(
                     0,
-                    &ip_key(t.src),
-                    &ip_key(t.dst),
-                    t.src_port,
-                    t.dst_port,
-                    t.protocol,
+                    &key.src,
+                    &key.dst,
+                    key.src_port,
+                    key.dst_port,
+                    key.protocol,
                 );
                 let mut result = Err(conntrack::Error::Exists);
                 for i in 0..SNAT_PORT_ATTEMPTS {
-                    let port = snat_port(t.src_port, h, i);
+                    let port = snat_port(key.src_port, h, i);
                     result = self
                         .conntrack
-                        .insert_hashed(flow.with_snat(index, port), hash);
+                        .insert_missing(flow.with_snat(index, port), hash);
                     if result.is_ok() {
                         rw = rw.with_snat(addr, port);
                     }
@@ -870,16 +1194,21 @@ impl Worker {
             Err(conntrack::Error::Exists) => return Verdict::Drop(DropReason::FlowClash),
             Err(_) => return Verdict::Drop(DropReason::NoMasqueradeAddress),
         };
-        if nat::apply(pkt, p, &rw).is_err() {
+        let rewritten = match parsed {
+            ParsedBy::Common(common) => apply_common_rewrite(pkt, common, &rw),
+            ParsedBy::General(p) => nat::apply(pkt, p, &rw).is_ok(),
+        };
+        if !rewritten {
             self.conntrack.remove(id);
             return Verdict::Invalid;
         }
         if let Some((port, timeout, stale)) = c.affinity {
+            let client = addr_of(&key.src, family);
             if stale {
-                self.affinity.remove(port, t.src);
+                self.affinity.remove(port, client);
             }
             self.affinity
-                .set(port, t.src, c.backend.address, timeout, now);
+                .set(port, client, c.backend.address, timeout, now);
         }
         self.last_backend = Some((ip_key(c.backend.address), c.backend.port, true));
         Verdict::Forward
@@ -1040,6 +1369,28 @@ pub fn write_tcp_reset(pkt: &[u8], out: &mut [u8]) -> Option<usize> {
     out.get_mut(hdr + 16..hdr + 18)?
         .copy_from_slice(&c.to_be_bytes());
     Some(total)
+}
+
+/// [`nat::apply`] of `rw` (a new flow's DNAT, and SNAT, each with address and port) to a packet
+/// of the common case, by [`nat::apply_common`]: false, with nothing written, where `apply`
+/// fails (an address of the other family).
+fn apply_common_rewrite(pkt: &mut [u8], c: &nat::Common, rw: &Rewrite) -> bool {
+    let family = c.family();
+    let side = |addr: Option<IpAddr>, port: Option<u16>| match (addr, port) {
+        (Some(a), Some(port)) if Family::of(&a) == family => Ok(Some((ip_key(a), port))),
+        (None, None) => Ok(None),
+        _ => Err(()),
+    };
+    match (
+        side(rw.src_addr, rw.src_port),
+        side(rw.dst_addr, rw.dst_port),
+    ) {
+        (Ok(src), Ok(dst)) => {
+            nat::apply_common(pkt, c, &CommonRewrite { src, dst });
+            true
+        }
+        _ => false,
+    }
 }
 
 /// The SNAT port of attempt `i` (see the module docs).

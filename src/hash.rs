@@ -181,6 +181,55 @@ pub fn flow_hash(
     avalanche(h)
 }
 
+/// The keyed hash of in-memory tables that nothing outside the process depends on: the
+/// conntrack index, under keys derived from the caller's random per-process seed (DESIGN.md
+/// invariant 6: outsiders cannot aim packets at one chain without the seed), and the
+/// snapshot's frontend index, under fixed keys (its keys are control-plane data). Never used
+/// for anything nodes or cores must agree on, so it is not XXH64 but a shorter folded-multiply
+/// hash (the construction of foldhash and wyhash) under six 64-bit keys derived from a seed:
+/// three multiplications, two of them independent, instead of XXH64's dependent chain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct TableHasher {
+    k: [u64; 6],
+}
+
+/// 64 × 64 → 128-bit multiplication folded to 64 bits (low half XOR high half).
+#[inline(always)]
+fn folded_multiply(a: u64, b: u64) -> u64 {
+    let p = u128::from(a) * u128::from(b);
+    (p as u64) ^ ((p >> 64) as u64)
+}
+
+impl TableHasher {
+    /// Keys derived from `seed` by splitmix64 (distinct, well mixed, for any seed, 0 included).
+    pub(crate) const fn new(seed: u64) -> Self {
+        let mut k = [0u64; 6];
+        let mut state = seed;
+        let mut i = 0;
+        while i < 6 {
+            state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            // An odd key: a multiplier of 0 would erase its operand.
+            k[i] = (z ^ (z >> 31)) | 1;
+            i += 1;
+        }
+        TableHasher { k }
+    }
+
+    /// The hash of two 16-byte addresses, each given as `u128::from_le_bytes` of its bytes
+    /// (so that a caller holding the value in registers need not store and reload it), and up
+    /// to 64 further bits (ports, protocol, ...).
+    #[inline(always)]
+    pub(crate) fn hash(&self, a: u128, b: u128, tail: u64) -> u64 {
+        let k = &self.k;
+        let h1 = folded_multiply(a as u64 ^ k[0], (a >> 64) as u64 ^ k[1]);
+        let h2 = folded_multiply(b as u64 ^ k[2], (b >> 64) as u64 ^ k[3]);
+        folded_multiply(h1 ^ tail ^ k[4], h2 ^ k[5])
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

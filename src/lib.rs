@@ -58,6 +58,13 @@ pub mod k8s;
 pub mod maglev;
 pub mod model;
 pub mod nat;
+mod prefetch;
 pub mod select;
 pub mod snapshot;
 pub mod wire;
+
+/// The integration tests' independent packet builder and checksum oracle (`tests/common`),
+/// shared with the unit tests.
+#[cfg(test)]
+#[path = "../tests/common/mod.rs"]
+mod oracle;

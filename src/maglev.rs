@@ -135,9 +135,12 @@ impl Backend {
 }
 
 /// The 16-byte backend key of an address: IPv6 as is, IPv4 as IPv4-mapped `::ffff:a.b.c.d`.
+#[inline]
 pub const fn ip_key(ip: IpAddr) -> [u8; 16] {
     match ip {
-        IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
+        // `::ffff:a.b.c.d` as one 128-bit value (the same bytes as
+        // `v4.to_ipv6_mapped().octets()`, which the compiler builds byte by byte).
+        IpAddr::V4(v4) => (0xffff_u128 << 32 | v4.to_bits() as u128).to_be_bytes(),
         IpAddr::V6(v6) => v6.octets(),
     }
 }
@@ -368,6 +371,17 @@ impl Maglev {
     pub fn lookup(&self, hash: u64) -> Option<u16> {
         let slot = hash.checked_rem(self.table.len() as u64)?;
         self.table.get(slot as usize).copied()
+    }
+
+    /// Starts loading the table slot of `hash` (a burst's early stage).
+    #[inline]
+    pub(crate) fn prefetch(&self, hash: u64) {
+        if let Some(slot) = hash
+            .checked_rem(self.table.len() as u64)
+            .and_then(|s| self.table.get(s as usize))
+        {
+            crate::prefetch::prefetch(slot);
+        }
     }
 
     /// The slot a flow hash falls in (`hash % M`), for explaining a choice; `None` when the table

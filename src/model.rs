@@ -609,6 +609,7 @@ impl NodeConfig {
     }
 
     /// True when `ip` is one of this node's addresses.
+    #[inline]
     pub fn is_node_ip(&self, ip: IpAddr) -> bool {
         self.node_ips.contains(&ip)
     }

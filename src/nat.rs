@@ -718,6 +718,299 @@ pub fn apply(buf: &mut [u8], p: &Parsed, rw: &Rewrite) -> Result<(), Error> {
     Ok(())
 }
 
+// ---------------------------------------------------------------------------------------------
+// The common case: IPv4 without options or IPv6 without extension headers, TCP or UDP, no
+// fragment. The packet path parses and rewrites these without building a [`Parsed`] or a
+// [`Rewrite`]; everything else goes through [`parse`] and [`apply`].
+
+/// A packet of the common case, as [`parse_common`] finds it: what [`parse`] would report for
+/// it, in a compact form. Addresses are 16-byte keys ([`crate::maglev::ip_key`]: IPv4-mapped
+/// for IPv4) held as `u128::from_le_bytes` of the key's bytes, so they stay in registers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Common {
+    /// IPv6 (else IPv4).
+    pub v6: bool,
+    /// [`ip_protocol::TCP`] or [`ip_protocol::UDP`].
+    pub protocol: u8,
+    /// TCP flags (0 for UDP).
+    pub tcp_flags: u8,
+    /// End of the packet as its IP header gives it.
+    pub end: u32,
+    /// Source address key (`u128::from_le_bytes`).
+    pub src: u128,
+    /// Destination address key (`u128::from_le_bytes`).
+    pub dst: u128,
+    /// The source and destination ports as the transport header's first 4 bytes read
+    /// big-endian (source port in the high half). One field, so that a spilled `Common` is
+    /// stored and reloaded as one word (two adjacent 16-bit stores read back as one 32-bit
+    /// load defeat store-to-load forwarding).
+    pub ports: u32,
+}
+
+impl Common {
+    /// The source port.
+    #[inline]
+    pub fn src_port(&self) -> u16 {
+        (self.ports >> 16) as u16
+    }
+
+    /// The destination port.
+    #[inline]
+    pub fn dst_port(&self) -> u16 {
+        self.ports as u16
+    }
+
+    /// The family.
+    #[inline]
+    pub fn family(&self) -> Family {
+        if self.v6 {
+            Family::V6
+        } else {
+            Family::V4
+        }
+    }
+
+    /// The tuple [`parse`] reports for the same bytes.
+    #[inline]
+    pub fn tuple(&self) -> Tuple {
+        let family = self.family();
+        Tuple {
+            protocol: self.protocol,
+            src: addr_of_key(&self.src.to_le_bytes(), family),
+            dst: addr_of_key(&self.dst.to_le_bytes(), family),
+            src_port: self.src_port(),
+            dst_port: self.dst_port(),
+        }
+    }
+
+    /// Exactly what [`parse`] returns for the same bytes (for the tests).
+    #[cfg(test)]
+    pub fn parsed(&self) -> Parsed {
+        Parsed {
+            family: self.family(),
+            tuple: self.tuple(),
+            l4_offset: if self.v6 {
+                ipv6::HEADER_LEN
+            } else {
+                ipv4::HEADER_LEN
+            },
+            end: self.end as usize,
+            kind: Kind::Ports,
+            tcp_flags: self.tcp_flags,
+            fragment: None,
+            inner: None,
+        }
+    }
+}
+
+/// A 16-byte address key as an address of `family` (IPv4: its last 4 bytes).
+#[inline]
+fn addr_of_key(k: &[u8; 16], family: Family) -> IpAddr {
+    match family {
+        Family::V4 => IpAddr::V4(Ipv4Addr::new(k[12], k[13], k[14], k[15])),
+        Family::V6 => IpAddr::V6(Ipv6Addr::from(*k)),
+    }
+}
+
+/// `u128::from_le_bytes` of the IPv4-mapped key of the 4 address bytes `b`
+/// (`::ffff:a.b.c.d`: bytes 10 and 11 are 0xff, 12 to 15 the address).
+#[inline]
+fn v4_key(b: [u8; 4]) -> u128 {
+    u128::from(u32::from_le_bytes(b)) << 96 | 0xffff << 80
+}
+
+/// Parses the common case, or says `None` (nothing is decided: the packet may still be valid,
+/// [`parse`] tells). A packet it accepts is one [`parse`] accepts as [`Kind::Ports`] without a
+/// fragment, with the same tuple, offsets and flags ([`Common::parsed`]): an IPv4 header of
+/// exactly 20 bytes, version 4, total length between 20 and the buffer's length, neither
+/// "more fragments" nor an offset; or an IPv6 header whose next header is TCP or UDP and whose
+/// payload fits the buffer; then a TCP header whose data offset fits the segment, or a UDP
+/// header whose length field is at least 8 and fits the segment (and, over IPv6, a checksum
+/// that is not 0).
+#[inline(always)]
+pub(crate) fn parse_common(buf: &[u8]) -> Option<Common> {
+    let first = *buf.first()?;
+    let (v6, protocol, end, src, dst) = if first == 0x45 {
+        let h: &[u8; 20] = buf.first_chunk()?;
+        let end = u32::from(u16::from_be_bytes([h[2], h[3]]));
+        if end as usize > buf.len() || end < 20 {
+            return None;
+        }
+        // Flags and fragment offset: "more fragments" and the 13-bit offset must be 0.
+        if u16::from_be_bytes([h[6], h[7]]) & 0x3fff != 0 {
+            return None;
+        }
+        let s: [u8; 4] = h[12..16].try_into().ok()?;
+        let d: [u8; 4] = h[16..20].try_into().ok()?;
+        (false, h[9], end, v4_key(s), v4_key(d))
+    } else if first >> 4 == 6 {
+        let h: &[u8; 40] = buf.first_chunk()?;
+        let end = 40 + u32::from(u16::from_be_bytes([h[4], h[5]]));
+        if end as usize > buf.len() {
+            return None;
+        }
+        let s: [u8; 16] = h[8..24].try_into().ok()?;
+        let d: [u8; 16] = h[24..40].try_into().ok()?;
+        (
+            true,
+            h[6],
+            end,
+            u128::from_le_bytes(s),
+            u128::from_le_bytes(d),
+        )
+    } else {
+        return None;
+    };
+    let l4_offset = if v6 {
+        ipv6::HEADER_LEN
+    } else {
+        ipv4::HEADER_LEN
+    };
+    let l4 = buf.get(l4_offset..end as usize)?;
+    let tcp_flags = match protocol {
+        ip_protocol::TCP => {
+            let t: &[u8; 20] = l4.first_chunk()?;
+            let hl = usize::from(t[12] >> 4) * 4;
+            if hl < tcp::HEADER_LEN || hl > l4.len() {
+                return None;
+            }
+            t[13]
+        }
+        ip_protocol::UDP => {
+            let u: &[u8; 8] = l4.first_chunk()?;
+            let len = usize::from(u16::from_be_bytes([u[4], u[5]]));
+            if len < udp::HEADER_LEN || len > l4.len() || (v6 && u[6] == 0 && u[7] == 0) {
+                return None;
+            }
+            0
+        }
+        _ => return None,
+    };
+    let p: &[u8; 4] = l4.first_chunk()?;
+    Some(Common {
+        v6,
+        protocol,
+        tcp_flags,
+        end,
+        src,
+        dst,
+        ports: u32::from_be_bytes(*p),
+    })
+}
+
+/// New addresses and ports for [`apply_common`]: each side is either kept or gets a new
+/// address and port. Addresses are 16-byte keys; for an IPv4 packet the last 4 bytes are the
+/// address (what [`Rewrite`] with the IPv4 address of an IPv4-mapped key does).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct CommonRewrite {
+    /// New source address and port.
+    pub src: Option<([u8; 16], u16)>,
+    /// New destination address and port.
+    pub dst: Option<([u8; 16], u16)>,
+}
+
+/// Writes the address field at `at` from a 16-byte key and records the change (as
+/// [`set_addr`] does for the address the key stands for).
+#[inline]
+fn set_addr_key(buf: &mut [u8], at: usize, new: &[u8; 16], v6: bool, d: &mut Delta) {
+    if v6 {
+        if let Some(f) = buf.get_mut(at..at + 16) {
+            let mut o = [0u8; 16];
+            o.copy_from_slice(f);
+            let old = u128::from_be_bytes(o);
+            let new = u128::from_be_bytes(*new);
+            if old != new {
+                for k in 0..4 {
+                    let shift = 96 - 32 * k;
+                    d.replace32((old >> shift) as u32, (new >> shift) as u32);
+                }
+                f.copy_from_slice(&new.to_be_bytes());
+            }
+        }
+    } else if let Some(f) = buf.get_mut(at..at + 4) {
+        let old = u32::from_be_bytes([f[0], f[1], f[2], f[3]]);
+        let new = u32::from_be_bytes([new[12], new[13], new[14], new[15]]);
+        if old != new {
+            d.replace32(old, new);
+            f.copy_from_slice(&new.to_be_bytes());
+        }
+    }
+}
+
+/// Rewrites a packet [`parse_common`] described (`c` must come from these very bytes): the same
+/// bytes as [`apply`] with the equivalent [`Rewrite`] (each side's address and port), with the
+/// same incremental checksum updates. Cannot fail.
+#[inline]
+pub(crate) fn apply_common(buf: &mut [u8], c: &Common, rw: &CommonRewrite) {
+    apply_common_to(buf, c.v6, c.protocol == ip_protocol::TCP, rw);
+}
+
+/// [`apply_common`] with the packet's family and transport as values (the rest of the
+/// [`Common`] is not needed).
+#[inline]
+pub(crate) fn apply_common_to(buf: &mut [u8], v6: bool, tcp: bool, rw: &CommonRewrite) {
+    // The headers as fixed-size arrays (their lengths were checked by `parse_common`), so that
+    // every field access below has constant bounds and no run-time check.
+    match (v6, tcp) {
+        (false, true) => {
+            if let Some(h) = buf.first_chunk_mut::<40>() {
+                apply_headers(h, false, true, rw);
+            }
+        }
+        (false, false) => {
+            if let Some(h) = buf.first_chunk_mut::<28>() {
+                apply_headers(h, false, false, rw);
+            }
+        }
+        (true, true) => {
+            if let Some(h) = buf.first_chunk_mut::<60>() {
+                apply_headers(h, true, true, rw);
+            }
+        }
+        (true, false) => {
+            if let Some(h) = buf.first_chunk_mut::<48>() {
+                apply_headers(h, true, false, rw);
+            }
+        }
+    }
+}
+
+/// [`apply_common`] on the IP and transport headers of a packet of the common case.
+#[inline(always)]
+fn apply_headers<const N: usize>(h: &mut [u8; N], v6: bool, tcp: bool, rw: &CommonRewrite) {
+    let buf = &mut h[..];
+    let (src_at, dst_at, _) = addr_fields(if v6 { Family::V6 } else { Family::V4 });
+    let mut d_addr = Delta::new();
+    if let Some((a, _)) = &rw.src {
+        set_addr_key(buf, src_at, a, v6, &mut d_addr);
+    }
+    if let Some((a, _)) = &rw.dst {
+        set_addr_key(buf, dst_at, a, v6, &mut d_addr);
+    }
+    let mut unused = Delta::new();
+    if !v6 {
+        update_csum(buf, 10, &d_addr, false, &mut unused);
+    }
+    let l4 = if v6 {
+        ipv6::HEADER_LEN
+    } else {
+        ipv4::HEADER_LEN
+    };
+    let mut d_l4 = Delta::new();
+    if let Some((_, port)) = rw.src {
+        set16(buf, l4, port, &mut d_l4);
+    }
+    if let Some((_, port)) = rw.dst {
+        set16(buf, l4 + 2, port, &mut d_l4);
+    }
+    d_l4.merge(d_addr);
+    if tcp {
+        update_csum(buf, l4 + tcp::CHECKSUM_OFFSET, &d_l4, false, &mut unused);
+    } else {
+        update_csum(buf, l4 + udp::CHECKSUM_OFFSET, &d_l4, true, &mut unused);
+    }
+}
+
 /// Updates an SCTP CRC32c after a port change: the ports are the first 4 bytes it covers.
 fn update_sctp_crc(buf: &mut [u8], l4: usize, len: usize, old: &Tuple, new: &Tuple) -> [u8; 4] {
     let mut old_ports = [0u8; 4];
@@ -822,5 +1115,216 @@ fn apply_icmp_error(buf: &mut [u8], p: &Parsed, inner: &Inner, rw: &Rewrite) {
             d_icmp.merge(d_out);
             update_csum(buf, p.l4_offset + 2, &d_icmp, false, &mut unused);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oracle::{verify_checksums, Rng, Spec};
+    use alloc::vec::Vec;
+
+    /// A random packet of any kind the oracle builds (TCP, UDP, SCTP, ICMP echo; IPv4 options,
+    /// IPv6 extension headers, first and later fragments, UDP without a checksum), then, half of
+    /// the time, damaged in a field `parse` or `parse_common` looks at.
+    fn packet(r: &mut Rng) -> Vec<u8> {
+        let v6 = r.chance(40);
+        let proto = match r.below(10) {
+            0..=3 => 6,
+            4..=6 => 17,
+            7 => 132,
+            _ => {
+                if v6 {
+                    58
+                } else {
+                    1
+                }
+            }
+        };
+        let spec = Spec {
+            proto,
+            src: r.addr(v6),
+            dst: r.addr(v6),
+            sport: r.u16(),
+            dport: r.u16(),
+            icmp_type: if r.chance(50) {
+                if v6 {
+                    128
+                } else {
+                    8
+                }
+            } else if v6 {
+                129
+            } else {
+                0
+            },
+            payload: {
+                let n = r.below(40) as usize;
+                r.bytes(n)
+            },
+            ip_opts: if !v6 && r.chance(15) {
+                1 + r.below(3) as usize
+            } else {
+                0
+            },
+            ext: if v6 && r.chance(15) {
+                [0u8, 60, 43][..1 + r.below(3) as usize].to_vec()
+            } else {
+                Vec::new()
+            },
+            ttl: 64,
+            ident: r.u16(),
+            udp_no_checksum: r.chance(10),
+            tcp_flags: r.next() as u8,
+        };
+        let mut pkt = if r.chance(10) {
+            let l4 = spec.l4();
+            let (off, more) = if r.chance(50) {
+                (0, true)
+            } else {
+                (8 * (1 + r.below(4) as u16), r.chance(50))
+            };
+            let cut = l4.len().min(8 * (1 + r.below(3) as usize));
+            spec.packet_with(&l4[..cut], Some((off, more)))
+        } else {
+            spec.packet()
+        };
+        if r.chance(50) {
+            let l3 = if v6 {
+                40 + 8 * spec.ext.len()
+            } else {
+                20 + 4 * spec.ip_opts
+            };
+            let l4 = l3.min(pkt.len());
+            match r.below(12) {
+                0 => pkt.truncate(r.below(pkt.len() as u64 + 1) as usize),
+                1 => {
+                    let n = 1 + r.below(8) as usize;
+                    pkt.extend(r.bytes(n))
+                }
+                2 => pkt[0] = r.next() as u8,
+                // IPv4 total length / IPv6 payload length.
+                3 => {
+                    let at = if v6 { 4 } else { 2 };
+                    let v = r.u16() % (pkt.len() as u16 + 8);
+                    pkt[at..at + 2].copy_from_slice(&v.to_be_bytes());
+                }
+                // IPv4 flags and fragment offset / IPv6 next header.
+                4 => {
+                    if v6 {
+                        pkt[6] = [0, 6, 17, 44, 58, 60, 132][r.below(7) as usize];
+                    } else {
+                        pkt[6] = r.next() as u8 & 0xe0;
+                        pkt[7] = if r.chance(50) { 0 } else { r.next() as u8 };
+                    }
+                }
+                // IPv4 protocol.
+                5 if !v6 => pkt[9] = [6, 17, 1, 132, 50][r.below(5) as usize],
+                // TCP data offset.
+                6 if pkt.len() > l4 + 12 => pkt[l4 + 12] = r.next() as u8,
+                // UDP length.
+                7 if pkt.len() > l4 + 5 => {
+                    let v = r.u16() % (pkt.len() as u16 + 8);
+                    pkt[l4 + 4..l4 + 6].copy_from_slice(&v.to_be_bytes());
+                }
+                // A zero UDP checksum.
+                8 if pkt.len() > l4 + 7 => pkt[l4 + 6..l4 + 8].fill(0),
+                // Any byte of the headers.
+                _ => {
+                    let n = pkt.len().min(l3 + 20);
+                    if n > 0 {
+                        let i = r.below(n as u64) as usize;
+                        pkt[i] = r.next() as u8;
+                    }
+                }
+            }
+        }
+        pkt
+    }
+
+    /// What `parse_common` must accept: exactly the packets `parse` reads as TCP or UDP with
+    /// ports, not a fragment, with the transport header right after a 20-byte IPv4 or 40-byte
+    /// IPv6 header.
+    fn common_class(p: &Parsed) -> bool {
+        p.kind == Kind::Ports
+            && p.fragment.is_none()
+            && matches!(p.tuple.protocol, ip_protocol::TCP | ip_protocol::UDP)
+            && p.l4_offset
+                == match p.family {
+                    Family::V4 => 20,
+                    Family::V6 => 40,
+                }
+    }
+
+    #[test]
+    fn parse_common_takes_exactly_the_common_packets_and_agrees_with_parse() {
+        let mut r = Rng(0xc0ffee);
+        let (mut taken, mut declined) = (0, 0);
+        for i in 0..200_000 {
+            let pkt = packet(&mut r);
+            let general = parse(&pkt).ok().filter(common_class);
+            let fast = parse_common(&pkt).map(|c| c.parsed());
+            assert_eq!(fast, general, "packet {i}: {pkt:02x?}");
+            if fast.is_some() {
+                taken += 1;
+            } else {
+                declined += 1;
+            }
+        }
+        // Both sides are well exercised.
+        assert!(taken > 50_000 && declined > 50_000, "{taken} {declined}");
+    }
+
+    #[test]
+    fn apply_common_writes_what_apply_writes() {
+        let mut r = Rng(0xfeed);
+        let mut checked = 0;
+        for i in 0..200_000 {
+            let pkt = packet(&mut r);
+            let Some(c) = parse_common(&pkt) else {
+                continue;
+            };
+            let p = parse(&pkt).unwrap();
+            // Sometimes a side's own address or port (no change), sometimes an IPv4 key with
+            // garbage in its first 12 bytes (only the last 4 count for IPv4).
+            let mut side = |own: (u128, u16)| -> Option<([u8; 16], u16)> {
+                if r.chance(30) {
+                    return None;
+                }
+                let addr = if r.chance(20) {
+                    own.0.to_le_bytes()
+                } else {
+                    let mut k = [0u8; 16];
+                    k.copy_from_slice(&r.bytes(16));
+                    if !c.v6 && r.chance(70) {
+                        k[..12].copy_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff]);
+                    }
+                    k
+                };
+                let port = if r.chance(20) { own.1 } else { r.u16() };
+                Some((addr, port))
+            };
+            let rw = CommonRewrite {
+                src: side((c.src, c.src_port())),
+                dst: side((c.dst, c.dst_port())),
+            };
+            let general = Rewrite {
+                src_addr: rw.src.map(|(a, _)| addr_of_key(&a, p.family)),
+                src_port: rw.src.map(|(_, port)| port),
+                dst_addr: rw.dst.map(|(a, _)| addr_of_key(&a, p.family)),
+                dst_port: rw.dst.map(|(_, port)| port),
+            };
+            let mut want = pkt.clone();
+            apply(&mut want, &p, &general).unwrap();
+            let mut got = pkt.clone();
+            apply_common(&mut got, &c, &rw);
+            assert_eq!(got, want, "packet {i}: {pkt:02x?} {rw:?}");
+            // And by the independent oracle: correct checksums stay correct.
+            if verify_checksums(&pkt).is_ok() {
+                verify_checksums(&got).unwrap();
+            }
+            checked += 1;
+        }
+        assert!(checked > 50_000, "{checked}");
     }
 }

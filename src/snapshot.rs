@@ -33,7 +33,7 @@ use alloc::vec::Vec;
 use core::fmt;
 use core::net::{IpAddr, SocketAddr};
 
-use crate::hash::xxh64_16;
+use crate::hash::TableHasher;
 use crate::maglev::{ip_key, Maglev};
 use crate::model::{
     Cidr, Conditions, IpFamily, NodeConfig, ObjectRef, Protocol, ServiceType, SessionAffinity,
@@ -48,6 +48,11 @@ use index::{ChunkMap, IndexKey};
 /// Seed of the snapshot's own (node-local) index hashes. Fixed, so lookups cost the same on
 /// every run; the keys are control-plane data, so there is nothing to flood.
 const INDEX_SEED: u64 = 0x5356_4350_4c41_4e45; // "SVCPLANE"
+
+/// The index hash of address keys (frontends, cluster IPs): the folded-multiply table hash
+/// under fixed keys (a short chain of two multiplications; nothing outside the process depends
+/// on it).
+const INDEX_HASHER: TableHasher = TableHasher::new(INDEX_SEED);
 
 /// How a packet reached a Service port.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -294,6 +299,30 @@ impl PortPlan {
         self.backends.get(index as usize)
     }
 
+    /// Starts loading what [`PortPlan::pick`] in `pool` reads first: the Maglev table's
+    /// header, the pool's members and the backends (a burst's early stage).
+    #[inline]
+    pub(crate) fn prefetch_pool(&self, pool: Pool) {
+        let pool = self.pool(pool);
+        if let Some(m) = pool.maglev.as_deref() {
+            crate::prefetch::prefetch(m);
+        }
+        if let Some(first) = pool.members.first() {
+            crate::prefetch::prefetch(first);
+        }
+        if let Some(first) = self.backends.first() {
+            crate::prefetch::prefetch(first);
+        }
+    }
+
+    /// After [`PortPlan::prefetch_pool`]: starts loading the Maglev table slot of `hash`.
+    #[inline]
+    pub(crate) fn prefetch_slot(&self, pool: Pool, hash: u64) {
+        if let Some(m) = self.pool(pool).maglev.as_deref() {
+            m.prefetch(hash);
+        }
+    }
+
     /// Whether a new connection from `source` may use a frontend of `kind`: only load-balancer
     /// IPs are restricted, and only when the Service has source ranges of this family; a source
     /// inside a range passes, and so does one of the Service's own load-balancer IPs when a node
@@ -533,7 +562,8 @@ impl VipKey {
 impl PartialEq for VipKey {
     #[inline]
     fn eq(&self, other: &Self) -> bool {
-        self.addr == other.addr
+        // The addresses as 128-bit words: `==` on the arrays may compile to a `memcmp` call.
+        u128::from_ne_bytes(self.addr) == u128::from_ne_bytes(other.addr)
             && self.port == other.port
             && self.proto == other.proto
             && (self.flags ^ other.flags) & V6_FLAG == 0
@@ -547,7 +577,7 @@ impl IndexKey for VipKey {
     fn index_hash(&self) -> u64 {
         let v6 = self.flags & V6_FLAG;
         let tweak = u64::from(self.port) | u64::from(self.proto) << 16 | u64::from(v6) << 24;
-        xxh64_16(INDEX_SEED ^ tweak, &self.addr)
+        INDEX_HASHER.hash(u128::from_le_bytes(self.addr), 0, tweak)
     }
 }
 
@@ -590,7 +620,7 @@ impl AddrKey {
 impl IndexKey for AddrKey {
     #[inline]
     fn index_hash(&self) -> u64 {
-        xxh64_16(INDEX_SEED ^ u64::from(self.v6), &self.addr)
+        INDEX_HASHER.hash(u128::from_le_bytes(self.addr), 0, u64::from(self.v6))
     }
 }
 
@@ -736,6 +766,15 @@ impl Snapshot {
         n
     }
 
+    /// Starts loading the table slot [`Snapshot::frontend`] of (`protocol`, `address`,
+    /// `port`) probes first (a burst's early stage).
+    #[inline]
+    pub(crate) fn prefetch_frontend(&self, protocol: Protocol, address: IpAddr, port: u16) {
+        self.tables
+            .vips
+            .prefetch(&VipKey::new(protocol, address, port));
+    }
+
     /// The NodePort frontend for (`protocol`, `family`, `port`). It answers only on this node's
     /// NodePort addresses of that family ([`is_node_port_address`](Self::is_node_port_address)).
     #[inline]
@@ -763,11 +802,19 @@ impl Snapshot {
     /// Everything the table says about a packet to (`protocol`, `address`, `port`): a frontend
     /// (cluster IP, externalIP, LB IP, or NodePort on a NodePort address), an undefined port on a
     /// cluster IP (reject), an unallocated service-CIDR address (drop), or not a Service (pass).
-    #[inline]
+    #[inline(always)]
     pub fn lookup(&self, protocol: Protocol, address: IpAddr, port: u16) -> Lookup<'_> {
+        // The frontend hit inline (the address stays in registers); the rest out of line.
         if let Some(f) = self.frontend(protocol, address, port) {
             return Lookup::Frontend(f);
         }
+        self.lookup_other(protocol, address, port)
+    }
+
+    /// [`Snapshot::lookup`] of an address and port that are not a cluster IP, externalIP or
+    /// LB IP frontend.
+    #[inline(never)]
+    fn lookup_other(&self, protocol: Protocol, address: IpAddr, port: u16) -> Lookup<'_> {
         if self.is_node_port_address(address) {
             if let Some(f) = self.node_port(protocol, IpFamily::of(address), port) {
                 return Lookup::Frontend(f);
@@ -789,6 +836,7 @@ impl Snapshot {
 
     /// Where a connection from `source` comes from: this node, a pod, or outside
     /// (SEMANTICS.md §5).
+    #[inline]
     pub fn source_class(&self, source: IpAddr) -> Source {
         if self.config.is_node_ip(source) {
             Source::Node

@@ -861,3 +861,253 @@ fn per_backend_counters_overflow_instead_of_growing() {
     assert!(w.backend_overflow().to_backend.packets > 0);
     assert_eq!(counted + w.backend_overflow().to_backend.packets, forwarded);
 }
+
+/// The fast path of the common case (IPv4 without options or IPv6 without extension headers,
+/// TCP or UDP, not a fragment) and the general path agree on everything: a worker with
+/// `fast_path` on and one with it off get the same random stream — new flows, established flows
+/// and replies (masqueraded or not, affinity, rejects, drops), ICMP errors, fragments, options
+/// and extension headers, damaged packets, raw bytes, snapshot switches, clock jumps and a
+/// small flow table that evicts — and must return the same verdicts, leave the same bytes, and
+/// end up with the same counters, per-backend counts, flows and explanations. Some steps are
+/// bursts: the fast worker's `process_burst` (its staged form) against the general worker's
+/// `process` of each packet in turn.
+#[test]
+fn the_fast_path_and_the_general_path_agree() {
+    use common::Rng;
+    const FRONTENDS: &[(u8, &str, u16)] = &[
+        (6, "10.96.47.182", 80),
+        (6, "10.96.47.182", 81),
+        (6, "192.168.0.10", 30080),
+        (6, "198.51.100.7", 80),
+        (6, "198.51.100.7", 443),
+        (6, "192.168.0.10", 31205),
+        (6, "10.96.33.91", 9090),
+        (6, "10.96.45.100", 80),
+        (6, "10.96.0.80", 80),
+        (6, "10.96.100.50", 80),
+        (17, "10.96.0.10", 53),
+        (6, "10.96.0.10", 53),
+        (17, "fd00:10:96::a", 53),
+        (6, "fd00:10:96::a", 53),
+        (6, "10.96.200.1", 80),
+        (17, "8.8.8.8", 53),
+        (132, "10.96.0.80", 80),
+    ];
+    const CLIENTS: &[&str] = &[
+        "10.244.1.5",
+        "10.244.1.6",
+        "10.244.3.9",
+        "192.168.0.10",
+        "203.0.113.7",
+        "198.18.0.1",
+        "fd00:10:244:1::5",
+        "2001:db8::7",
+    ];
+    let full = seed_snap(0);
+    let mut c = catalog(0, false);
+    for (ns, name) in [
+        ("production", "pricing-engine-svc"),
+        ("kube-system", "kube-dns"),
+        ("default", "my-api"),
+    ] {
+        let id = ObjectRef::new(ns, name);
+        let mut slices = c.endpoints(&id).unwrap().to_vec();
+        for s in &mut slices {
+            if s.endpoints.len() > 1 {
+                s.endpoints.remove(0);
+            }
+        }
+        c.replace_endpoints(&id, slices).unwrap();
+    }
+    let churned = c.compile();
+    let snaps = [full, churned];
+    let config = |fast_path| WorkerConfig {
+        flows: 64,
+        affinity_entries: 16,
+        conntrack_seed: 0x5eed,
+        fragments: 8,
+        backends: 4,
+        fast_path,
+        ..WorkerConfig::default()
+    };
+    let mut fast = Worker::new(config(true)).unwrap();
+    let mut general = Worker::new(config(false)).unwrap();
+    let mut r = Rng(0xfa57);
+    let mut snap = &snaps[0];
+    let mut now = 1_000u64;
+    // (tuple before, tuple after, packet after) of forwarded packets.
+    let mut forwarded: Vec<(Tuple, Tuple, Vec<u8>)> = Vec::new();
+    let mapped = |a: IpAddr| match a {
+        IpAddr::V4(v4) => IpAddr::V6(v4.to_ipv6_mapped()),
+        v6 => v6,
+    };
+    let mut common_forwards = 0;
+    for step in 0..60_000 {
+        match r.below(100) {
+            0 => {
+                snap = &snaps[r.below(2) as usize];
+                assert_eq!(fast.on_snapshot(snap), general.on_snapshot(snap));
+                continue;
+            }
+            1..=2 => {
+                now += r.below(40);
+                let max = r.below(8) as usize;
+                let ns = now * 1_000_000_000;
+                assert_eq!(fast.expire(ns, max), general.expire(ns, max));
+                continue;
+            }
+            _ => {}
+        }
+        // One packet, or a burst (the fast worker's `process_burst` against the general one's
+        // `process` of each packet in turn).
+        let count = if r.chance(15) { 2 + r.below(40) } else { 1 };
+        let mut batch: Vec<Vec<u8>> = Vec::new();
+        for _ in 0..count {
+            let mut pkt = match r.below(20) {
+                // Raw bytes.
+                0 => {
+                    let n = r.below(80) as usize;
+                    r.bytes(n)
+                }
+                // A reply (or an ICMP error) to something forwarded.
+                1..=7 if !forwarded.is_empty() => {
+                    let (before, t, out) = &forwarded[r.below(forwarded.len() as u64) as usize];
+                    let s = spec(
+                        before.protocol,
+                        "10.0.0.1",
+                        0,
+                        "10.0.0.2",
+                        0,
+                        r.next() as u8,
+                    );
+                    match r.below(10) {
+                        0 => icmp_error(&t.dst, &t.src, 3, 3, 0, out),
+                        // IPv6 with the IPv4-mapped addresses of an IPv4 flow: the same flow key.
+                        1 => {
+                            let (src, dst) = (mapped(before.src), mapped(before.dst));
+                            moved(&s, src, before.src_port, dst, before.dst_port).packet()
+                        }
+                        2 => {
+                            let (src, dst) = (mapped(t.dst), mapped(t.src));
+                            moved(&s, src, t.dst_port, dst, t.src_port).packet()
+                        }
+                        _ => {
+                            let rt = t.reversed();
+                            moved(&s, rt.src, rt.src_port, rt.dst, rt.dst_port).packet()
+                        }
+                    }
+                }
+                // A packet to a frontend.
+                _ => {
+                    let (proto, dst, dport) = FRONTENDS[r.below(FRONTENDS.len() as u64) as usize];
+                    let v6 = dst.contains(':');
+                    let clients: Vec<&&str> =
+                        CLIENTS.iter().filter(|c| c.contains(':') == v6).collect();
+                    let src = clients[r.below(clients.len() as u64) as usize];
+                    let flags = [SYN, ACK, SYN_ACK, 0x11, 0x04, 0x18][r.below(6) as usize];
+                    let sport = 40_000 + r.below(24) as u16;
+                    let mut s = spec(proto, src, sport, dst, dport, flags);
+                    s.payload = {
+                        let n = r.below(30) as usize;
+                        r.bytes(n)
+                    };
+                    s.udp_no_checksum = r.chance(5);
+                    if r.chance(5) {
+                        if v6 {
+                            s.ext = vec![60];
+                        } else {
+                            s.ip_opts = 1;
+                        }
+                    }
+                    if r.chance(5) {
+                        let l4 = s.l4();
+                        let (off, more) = if r.chance(50) { (0, true) } else { (8, false) };
+                        s.packet_with(&l4[..l4.len().min(16)], Some((off, more)))
+                    } else {
+                        s.packet()
+                    }
+                }
+            };
+            // Damage: a byte anywhere, trailing bytes, a cut.
+            match r.below(30) {
+                0 if !pkt.is_empty() => {
+                    let i = r.below(pkt.len() as u64) as usize;
+                    pkt[i] = r.next() as u8;
+                }
+                1 => pkt.extend([0u8; 6]),
+                2 => {
+                    let n = r.below(pkt.len() as u64 + 1) as usize;
+                    pkt.truncate(n);
+                }
+                _ => {}
+            }
+            batch.push(pkt);
+        }
+        let ingress = [
+            Ingress::Auto,
+            Ingress::Pod,
+            Ingress::Node,
+            Ingress::External,
+        ][r.below(4) as usize];
+        let meta = at(now).with_ingress(ingress);
+        let befores = batch.clone();
+        let mut verdicts = vec![Verdict::Invalid; batch.len()];
+        if let [pkt] = &mut batch[..] {
+            let explained = fast.explain(snap, &befores[0], &meta);
+            assert_eq!(
+                explained,
+                general.explain(snap, &befores[0], &meta),
+                "step {step}"
+            );
+            verdicts[0] = fast.process(snap, pkt, &meta);
+        } else {
+            let mut refs: Vec<&mut [u8]> = batch.iter_mut().map(|b| b.as_mut_slice()).collect();
+            assert_eq!(
+                fast.process_burst(snap, &mut refs, &meta, &mut verdicts),
+                batch.len()
+            );
+        }
+        for ((before, pkt), v) in befores.iter().zip(&batch).zip(verdicts) {
+            let mut out_general = before.clone();
+            let v_general = general.process(snap, &mut out_general, &meta);
+            assert_eq!(v, v_general, "step {step}: {before:02x?}");
+            assert_eq!(*pkt, out_general, "step {step}: {before:02x?}");
+            if v == Verdict::Forward {
+                if let (Ok(b), Ok(p)) = (nat::parse(before), nat::parse(pkt)) {
+                    if p.inner.is_none() && p.kind == nat::Kind::Ports {
+                        forwarded.push((b.tuple, p.tuple, pkt.clone()));
+                        if forwarded.len() > 64 {
+                            forwarded.remove(0);
+                        }
+                    }
+                    if p.fragment.is_none() && p.l4_offset == if pkt[0] == 0x45 { 20 } else { 40 } {
+                        common_forwards += 1;
+                    }
+                }
+            }
+        }
+        if step % 500 == 0 {
+            assert_eq!(fast.counters(), general.counters(), "step {step}");
+        }
+    }
+    assert_eq!(fast.counters(), general.counters());
+    let flows = |w: &Worker| {
+        w.conntrack()
+            .iter()
+            .map(|(id, f)| (id, *f))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(flows(&fast), flows(&general));
+    let backends = |w: &Worker| {
+        let mut b: Vec<_> = w.backend_counts().collect();
+        b.sort_by_key(|(a, p, _)| (*a, *p));
+        (b, w.backend_overflow())
+    };
+    assert_eq!(backends(&fast), backends(&general));
+    // Everything was exercised: established and new common flows in both directions, evictions.
+    let c = fast.counters();
+    assert!(common_forwards > 10_000, "{common_forwards}");
+    assert!(c.flows.evicted > 100 && c.flows.expired > 100, "{c:?}");
+    assert!(c.invalid.packets > 100 && c.pass.packets > 100, "{c:?}");
+    assert!(c.flows_flushed > 10, "{c:?}");
+}

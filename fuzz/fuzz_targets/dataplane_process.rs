@@ -7,7 +7,9 @@
 //! packet keeps its length, and when its checksums were correct before (all aimed packets) they
 //! verify by full recomputation (`tests/common`, independent of svcplane) after the rewrite;
 //! `explain` agrees with `process` (it does not try the rewrite or the SNAT port search, so
-//! where it says Forward, `process` may still find the packet Invalid or the ports taken).
+//! where it says Forward, `process` may still find the packet Invalid or the ports taken); a
+//! second worker with the fast path off (`WorkerConfig::fast_path`) gets the same operations and
+//! returns the same verdicts, bytes and counters.
 #![no_main]
 
 #[path = "../../tests/common/mod.rs"]
@@ -143,11 +145,16 @@ fn client(i: u8, host: u8, v6: bool) -> IpAddr {
 
 fuzz_target!(|ops: Vec<Op>| {
     let snaps = snapshots();
-    let mut w = Worker::new(WorkerConfig {
+    let config = WorkerConfig {
         flows: 64,
         affinity_entries: 16,
         conntrack_seed: 9,
         ..WorkerConfig::default()
+    };
+    let mut w = Worker::new(config).unwrap();
+    let mut general = Worker::new(WorkerConfig {
+        fast_path: false,
+        ..config
     })
     .unwrap();
     let mut snap = &snaps[0];
@@ -157,12 +164,12 @@ fuzz_target!(|ops: Vec<Op>| {
         let (mut pkt, checked) = match op {
             Op::Switch(i) => {
                 snap = &snaps[usize::from(i) % snaps.len()];
-                w.on_snapshot(snap);
+                assert_eq!(w.on_snapshot(snap), general.on_snapshot(snap));
                 continue;
             }
             Op::Advance(s) => {
                 now += u64::from(s) * 1_000_000_000;
-                w.expire(now, 16);
+                assert_eq!(w.expire(now, 16), general.expire(now, 16));
                 continue;
             }
             Op::Raw(bytes) => (bytes, false),
@@ -200,6 +207,9 @@ fuzz_target!(|ops: Vec<Op>| {
         let meta = Meta::new(now);
         let explained = w.explain(snap, &before, &meta).verdict;
         let v = w.process(snap, &mut pkt, &meta);
+        let mut pkt_general = before.clone();
+        assert_eq!(general.process(snap, &mut pkt_general, &meta), v);
+        assert_eq!(pkt_general, pkt);
         if explained == Verdict::Forward {
             // explain does not try the rewrite or the SNAT port search.
             assert!(
@@ -226,4 +236,5 @@ fuzz_target!(|ops: Vec<Op>| {
             assert_eq!(pkt, before, "{v:?}");
         }
     }
+    assert_eq!(w.counters(), general.counters());
 });

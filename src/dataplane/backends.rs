@@ -6,7 +6,6 @@ use alloc::vec::Vec;
 use core::net::IpAddr;
 
 use super::PacketCount;
-use crate::hash::flow_hash;
 
 /// Probes before a packet is counted in the overflow entry.
 const MAX_PROBES: usize = 16;
@@ -31,7 +30,10 @@ struct Slot {
 pub(crate) struct BackendCounters {
     slots: Vec<Slot>,
     overflow: BackendCount,
-    seed: u64,
+    /// An odd multiplier derived from the seed: the slot of (key, port) is a multiplicative
+    /// hash. Backend addresses come from the control plane, not from packets, so nothing
+    /// stronger is needed; the seed only varies the layout between workers.
+    multiplier: u64,
 }
 
 impl BackendCounters {
@@ -44,7 +46,7 @@ impl BackendCounters {
         BackendCounters {
             slots: alloc::vec![Slot::default(); n],
             overflow: BackendCount::default(),
-            seed,
+            multiplier: (seed ^ 0x9e37_79b9_7f4a_7c15).wrapping_mul(0xbf58_476d_1ce4_e5b9) | 1,
         }
     }
 
@@ -64,11 +66,14 @@ impl BackendCounters {
         if n == 0 {
             return &mut self.overflow;
         }
-        let mut pos = flow_hash(self.seed, key, key, port, port, 0) as usize & (n - 1);
+        let wanted = u128::from_ne_bytes(*key);
+        let folded = (wanted as u64) ^ ((wanted >> 64) as u64).rotate_left(17) ^ u64::from(port);
+        // The top bits of the product are the best mixed (n is a power of two, at most 2^21).
+        let mut pos = (folded.wrapping_mul(self.multiplier) >> 40) as usize & (n - 1);
         let mut found = None;
         for _ in 0..MAX_PROBES.min(n) {
             let s = &self.slots[pos];
-            if !s.live || (s.key == *key && s.port == port) {
+            if !s.live || (u128::from_ne_bytes(s.key) == wanted && s.port == port) {
                 found = Some(pos);
                 break;
             }

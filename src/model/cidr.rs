@@ -70,12 +70,14 @@ impl Cidr {
     }
 
     /// True when `ip` lies inside the prefix. An address of the other family is never inside.
+    #[inline]
     pub fn contains(&self, ip: IpAddr) -> bool {
         IpFamily::of(ip) == self.family() && mask(ip, self.prefix_len) == self.addr
     }
 }
 
 /// Clears the host bits of `addr`; `len` is at most the family's width.
+#[inline]
 fn mask(addr: IpAddr, len: u8) -> IpAddr {
     match addr {
         IpAddr::V4(a) => {

@@ -24,24 +24,6 @@ pub(crate) const TARGET_PER_CHUNK: usize = 32;
 /// The most keys [`ChunkMap::get_key_value_burst`] looks up per call.
 pub(crate) const BURST: usize = 64;
 
-/// Asks the CPU to start fetching the cache line of `x` (a hint: no effect on the program's
-/// results, and nothing at all on targets without a prefetch instruction).
-#[inline(always)]
-fn prefetch<T>(x: &T) {
-    #[cfg(target_arch = "x86_64")]
-    #[allow(unsafe_code)]
-    // SAFETY: `_mm_prefetch` only hints the cache; it never faults or reads memory into the
-    // program, and the pointer comes from a live reference. SSE is baseline on x86_64, which
-    // is the only requirement of this intrinsic.
-    unsafe {
-        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(
-            (x as *const T).cast::<i8>(),
-        );
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = x;
-}
-
 /// The most top-level bits: 2^20 chunks, enough for tens of millions of entries.
 const MAX_BITS: u32 = 20;
 
@@ -159,7 +141,7 @@ impl<K: IndexKey, V: Clone> ChunkMap<K, V> {
             {
                 let i = hash as usize & chunk.len().wrapping_sub(1);
                 if let Some(slot) = chunk.get(i) {
-                    prefetch(slot);
+                    crate::prefetch::prefetch(slot);
                 }
                 *h = (Some(chunk), i);
             }
@@ -182,6 +164,20 @@ impl<K: IndexKey, V: Clone> ChunkMap<K, V> {
             }
         }
         n
+    }
+
+    /// Starts loading the slot a lookup of `key` probes first (for a burst's early stage: the
+    /// lookup that follows finds it in cache). Reads only the top-level array.
+    #[inline]
+    pub(crate) fn prefetch(&self, key: &K) {
+        let hash = key.index_hash();
+        let Some(Some(chunk)) = self.chunks.get(Self::chunk_of(self.bits, hash)) else {
+            return;
+        };
+        let mask = chunk.len().wrapping_sub(1);
+        if let Some(slot) = chunk.get(hash as usize & mask) {
+            crate::prefetch::prefetch(slot);
+        }
     }
 
     /// Every entry, in no particular order.
