@@ -22,7 +22,10 @@
 //! - `burst32`: `process_burst` of 32 ACKs of 32 established flows (to 32 random Services),
 //!   reported per packet;
 //! - `new_flow_burst32`: the new-flow rings of `new_flow`, 32 SYNs per `process_burst`,
-//!   reported per packet.
+//!   reported per packet;
+//! - `burst32_of_65536_flows`: bursts of 32 ACKs drawn at random from 65,536 established
+//!   flows (10 Services), so that the flow table is out of cache: `process_burst` against
+//!   `process` on each of the 32 packets (and `burst32` has the same pair for its 32 hot flows).
 //!
 //! Every iteration first restores its packet(s) from a fixed-size array copy (inline moves), in
 //! the baselines too. New flows come from a precomputed ring of 4,096 SYNs; the timed loop
@@ -415,6 +418,56 @@ fn benches(c: &mut Criterion) {
     }
     g.finish();
 
+    // (d2) Bursts of 32 established-flow packets drawn from 65,536 tracked flows: the index
+    //      and the entries no longer fit the caches; `process_burst` against `process` x32.
+    let mut g = c.benchmark_group("dataplane/burst32_of_65536_flows");
+    g.throughput(Throughput::Elements(BURST as u64));
+    {
+        let s = &setups[0];
+        let snap = &s.snap;
+        let mut w = worker();
+        let flows = 65_536u32;
+        let acks: Vec<Packet> = (0..flows)
+            .map(|i| {
+                let (cl, port) = (client(100 + i / 4096), 20_000 + (i % 4096) as u16);
+                let f = open(&mut w, snap, cl, port, i % s.n);
+                f.ack
+            })
+            .collect();
+        assert_eq!(w.conntrack().len(), flows as usize);
+        let mut r = Lcg(7);
+        let ring: Vec<Packet> = (0..RING * 4)
+            .map(|_| acks[(r.next() % u64::from(flows)) as usize])
+            .collect();
+        let bursts = ring.len() / BURST;
+        let mut verdicts = [Verdict::Invalid; BURST];
+        let mut k = 0;
+        g.bench_function(BenchmarkId::new("process_burst", s.n), |b| {
+            b.iter(|| {
+                let mut bufs: [Packet; BURST] = std::array::from_fn(|i| ring[k * BURST + i]);
+                k = (k + 1) % bursts;
+                let mut refs: [&mut [u8]; BURST] = bufs.each_mut().map(|b| &mut b[..]);
+                let done =
+                    w.process_burst(snap, black_box(&mut refs), black_box(&meta), &mut verdicts);
+                black_box((&verdicts, bufs));
+                done
+            })
+        });
+        assert!(verdicts.iter().all(|v| *v == Verdict::Forward));
+        g.bench_function(BenchmarkId::new("process x32", s.n), |b| {
+            b.iter(|| {
+                let mut bufs: [Packet; BURST] = std::array::from_fn(|i| ring[k * BURST + i]);
+                k = (k + 1) % bursts;
+                for buf in bufs.iter_mut() {
+                    black_box(w.process(snap, black_box(&mut buf[..]), black_box(&meta)));
+                }
+                black_box(bufs);
+            })
+        });
+        assert_eq!(w.conntrack().len(), flows as usize);
+    }
+    g.finish();
+
     // (c) Reply: backend → client of an established flow.
     let mut g = c.benchmark_group("dataplane/reply");
     g.throughput(Throughput::Elements(1));
@@ -457,6 +510,16 @@ fn benches(c: &mut Criterion) {
                 assert_eq!(*buf, f.ack_out);
             }
         }
+        // The same 32 packets through `process` one by one (what `process_burst` does without
+        // its prefetching stages).
+        g.bench_function(BenchmarkId::new("process x32", s.n), |b| {
+            b.iter(|| {
+                bufs = packets;
+                for buf in bufs.iter_mut() {
+                    black_box(w.process(snap, black_box(&mut buf[..]), black_box(&meta)));
+                }
+            })
+        });
     }
     let packets: [Packet; BURST] = std::array::from_fn(|i| setups[0].burst[i].ack);
     let parsed: Vec<(FlowKey, Parsed)> = packets

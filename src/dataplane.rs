@@ -713,18 +713,45 @@ impl Worker {
         // 2. A tracked flow (its home slot taken): its entry. A new flow (the slot empty): the
         //    frontend table's slot.
         let mut new = [false; STAGED];
+        let mut any_new = false;
         for (p, new) in prepared.iter().zip(new.iter_mut()).take(n) {
             if let Some(p) = p {
                 if !self.conntrack.warm_entry(p.hash) {
                     *new = true;
+                    any_new = true;
                     let t = p.c.tuple();
                     snap.prefetch_frontend(protocol_of(&p.c), t.dst, t.dst_port);
                 }
             }
         }
+        if any_new {
+            self.prefetch_new_flows(snap, meta, &mut prepared[..n], &new);
+        }
+        // 6. In order.
+        for ((pkt, v), p) in packets
+            .iter_mut()
+            .zip(verdicts.iter_mut())
+            .zip(&prepared)
+            .take(n)
+        {
+            *v = self.process_prepared(snap, pkt, meta, p.as_ref());
+        }
+    }
+
+    /// Stages 3 to 5 of [`Self::process_staged`], for the new flows of a group (`new[i]` for
+    /// packet `i`).
+    #[inline(never)]
+    fn prefetch_new_flows<'s>(
+        &self,
+        snap: &'s Snapshot,
+        meta: &Meta,
+        prepared: &mut [Option<Prepared<'s>>],
+        new: &[bool; STAGED],
+    ) {
+        let n = prepared.len().min(STAGED);
         // 3. A new flow: its frontend and Maglev flow hash (for the last stage), and its plan.
         for (p, new) in prepared.iter_mut().zip(new).take(n) {
-            if let (Some(p), true) = (p, new) {
+            if let (Some(p), true) = (p, *new) {
                 p.hint = new_flow_hint(snap, &p.c);
             }
         }
@@ -745,15 +772,6 @@ impl Worker {
             if let (Some((f, h)), Some(pool)) = (p.as_ref().and_then(|p| p.hint), pool) {
                 f.plan().prefetch_slot(pool, h);
             }
-        }
-        // 6. In order.
-        for ((pkt, v), p) in packets
-            .iter_mut()
-            .zip(verdicts.iter_mut())
-            .zip(&prepared)
-            .take(n)
-        {
-            *v = self.process_prepared(snap, pkt, meta, p.as_ref());
         }
     }
 
