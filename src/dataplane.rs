@@ -405,7 +405,7 @@ struct Choice<'s> {
 }
 
 /// What the fast path did with a packet of the common case.
-enum Common {
+enum FastOutcome {
     /// Forwarded on an established flow, and counted.
     Counted,
     /// Decided (a new flow, or no flow), not counted yet.
@@ -618,9 +618,9 @@ impl Worker {
         let verdict = match prepared {
             Some(p) => match self.process_common(snap, pkt, p, meta) {
                 // An established flow, counted already.
-                Common::Counted => return Verdict::Forward,
-                Common::Decided(v) => v,
-                Common::General => self.process_general(snap, pkt, meta),
+                FastOutcome::Counted => return Verdict::Forward,
+                FastOutcome::Decided(v) => v,
+                FastOutcome::General => self.process_general(snap, pkt, meta),
             },
             None => self.process_general(snap, pkt, meta),
         };
@@ -856,7 +856,7 @@ impl Worker {
         pkt: &mut [u8],
         p: &Prepared<'_>,
         meta: &Meta,
-    ) -> Common {
+    ) -> FastOutcome {
         let (c, hash) = (&p.c, p.hash);
         let now = meta.now();
         let key = FlowKey {
@@ -870,7 +870,7 @@ impl Worker {
             return self.established_common(pkt, c, id, dir, now);
         }
         let t = c.tuple();
-        Common::Decided(match self.decide(snap, &t, meta.ingress, now, p.hint) {
+        FastOutcome::Decided(match self.decide(snap, &t, meta.ingress, now, p.hint) {
             Ok(choice) => self.create(
                 pkt,
                 (c.family(), ParsedBy::Common(c)),
@@ -893,9 +893,9 @@ impl Worker {
         id: FlowId,
         dir: Direction,
         now: u32,
-    ) -> Common {
+    ) -> FastOutcome {
         let Some(flow) = self.conntrack.get(id) else {
-            return Common::General;
+            return FastOutcome::General;
         };
         let (backend, backend_port) = (flow.backend, flow.backend_port);
         let snat = if flow.snat != 0 {
@@ -903,7 +903,7 @@ impl Worker {
                 Some(addr) if Family::of(&addr) == c.family() => {
                     Some((ip_key(addr), flow.snat_port))
                 }
-                _ => return Common::General,
+                _ => return FastOutcome::General,
             }
         } else {
             None
@@ -924,7 +924,7 @@ impl Worker {
         self.backends
             .add(&backend, backend_port, dir == Direction::Original, len);
         self.counters.forward.add(len);
-        Common::Counted
+        FastOutcome::Counted
     }
 
     /// The general path: every packet [`nat::parse`] reads.

@@ -821,7 +821,7 @@ fn v4_key(b: [u8; 4]) -> u128 {
 
 /// Parses the common case, or says `None` (nothing is decided: the packet may still be valid,
 /// [`parse`] tells). A packet it accepts is one [`parse`] accepts as [`Kind::Ports`] without a
-/// fragment, with the same tuple, offsets and flags ([`Common::parsed`]): an IPv4 header of
+/// fragment, with the same tuple ([`Common::tuple`]), offsets and flags: an IPv4 header of
 /// exactly 20 bytes, version 4, total length between 20 and the buffer's length, neither
 /// "more fragments" nor an offset; or an IPv6 header whose next header is TCP or UDP and whose
 /// payload fits the buffer; then a TCP header whose data offset fits the segment, or a UDP
