@@ -9,7 +9,10 @@
 //! `explain` agrees with `process` (it does not try the rewrite or the SNAT port search, so
 //! where it says Forward, `process` may still find the packet Invalid or the ports taken); a
 //! second worker with the fast path off (`WorkerConfig::fast_path`) gets the same operations and
-//! returns the same verdicts, bytes and counters.
+//! returns the same verdicts, bytes and counters; and a third worker gets the same packets in
+//! bursts through `process_burst` (cut at every snapshot switch and clock jump, at `Flush` and at
+//! 64 packets) and must return, packet for packet, the verdicts and bytes `process` returned,
+//! and the same counters.
 #![no_main]
 
 #[path = "../../tests/common/mod.rs"]
@@ -44,6 +47,33 @@ enum Op {
     },
     Switch(u8),
     Advance(u16),
+    Flush,
+}
+
+/// Packets waiting for the burst worker: (the packet as it arrived, the verdict and bytes the
+/// single-packet worker gave it).
+type Pending = Vec<(Vec<u8>, Verdict, Vec<u8>)>;
+
+/// Runs `pending` through `burst` as one `process_burst` call and checks each result against
+/// what `process` gave.
+fn flush(burst: &mut Worker, snap: &Snapshot, meta: &Meta, pending: &mut Pending) {
+    if pending.is_empty() {
+        return;
+    }
+    let mut bufs: Vec<Vec<u8>> = pending.iter().map(|(b, _, _)| b.clone()).collect();
+    let mut refs: Vec<&mut [u8]> = bufs.iter_mut().map(|b| &mut b[..]).collect();
+    let mut verdicts = vec![Verdict::Invalid; refs.len()];
+    assert_eq!(
+        burst.process_burst(snap, &mut refs, meta, &mut verdicts),
+        pending.len()
+    );
+    for (i, ((_, v, after), (got_v, got))) in
+        pending.iter().zip(verdicts.iter().zip(&bufs)).enumerate()
+    {
+        assert_eq!(got_v, v, "packet {i} of a burst of {}", pending.len());
+        assert_eq!(got, after, "packet {i} of a burst of {}", pending.len());
+    }
+    pending.clear();
 }
 
 const FRONTENDS: &[(u8, &str, u16)] = &[
@@ -157,19 +187,31 @@ fuzz_target!(|ops: Vec<Op>| {
         ..config
     })
     .unwrap();
+    let mut burst = Worker::new(config).unwrap();
+    let mut pending: Pending = Vec::new();
     let mut snap = &snaps[0];
     let mut now: u64 = 1_000_000_000;
     let mut last: Option<(Tuple, Vec<u8>)> = None;
     for op in ops.into_iter().take(256) {
         let (mut pkt, checked) = match op {
             Op::Switch(i) => {
+                flush(&mut burst, snap, &Meta::new(now), &mut pending);
                 snap = &snaps[usize::from(i) % snaps.len()];
-                assert_eq!(w.on_snapshot(snap), general.on_snapshot(snap));
+                let flushed = w.on_snapshot(snap);
+                assert_eq!(general.on_snapshot(snap), flushed);
+                assert_eq!(burst.on_snapshot(snap), flushed);
                 continue;
             }
             Op::Advance(s) => {
+                flush(&mut burst, snap, &Meta::new(now), &mut pending);
                 now += u64::from(s) * 1_000_000_000;
-                assert_eq!(w.expire(now, 16), general.expire(now, 16));
+                let expired = w.expire(now, 16);
+                assert_eq!(general.expire(now, 16), expired);
+                assert_eq!(burst.expire(now, 16), expired);
+                continue;
+            }
+            Op::Flush => {
+                flush(&mut burst, snap, &Meta::new(now), &mut pending);
                 continue;
             }
             Op::Raw(bytes) => (bytes, false),
@@ -210,6 +252,10 @@ fuzz_target!(|ops: Vec<Op>| {
         let mut pkt_general = before.clone();
         assert_eq!(general.process(snap, &mut pkt_general, &meta), v);
         assert_eq!(pkt_general, pkt);
+        pending.push((before.clone(), v, pkt.clone()));
+        if pending.len() == 64 {
+            flush(&mut burst, snap, &meta, &mut pending);
+        }
         if explained == Verdict::Forward {
             // explain does not try the rewrite or the SNAT port search.
             assert!(
@@ -236,5 +282,7 @@ fuzz_target!(|ops: Vec<Op>| {
             assert_eq!(pkt, before, "{v:?}");
         }
     }
+    flush(&mut burst, snap, &Meta::new(now), &mut pending);
     assert_eq!(w.counters(), general.counters());
+    assert_eq!(w.counters(), burst.counters());
 });
