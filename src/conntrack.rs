@@ -454,6 +454,24 @@ impl Conntrack {
         Some((FlowId(entry as u32), dir))
     }
 
+    /// Whether a packet with `tcp_flags` that found flow `id` in direction `dir` opens a new
+    /// connection on the tuple of a closed one instead of continuing it: a SYN without ACK from
+    /// the client of a TCP flow that was reset or closed by FINs both ways. Linux conntrack
+    /// then deletes the old entry and looks the packet up again, so the new connection is
+    /// load-balanced and checked against policy like any other first packet (SEMANTICS.md §7);
+    /// the caller removes the flow ([`Conntrack::remove`]) and treats the packet as new.
+    #[inline(always)]
+    pub fn reopens(&self, id: FlowId, dir: Direction, tcp_flags: u8) -> bool {
+        const SYN: u8 = 0x02;
+        const ACK: u8 = 0x10;
+        dir == Direction::Original
+            && tcp_flags & (SYN | ACK) == SYN
+            && self.get(id).is_some_and(|f| {
+                f.key.protocol == ip_protocol::TCP
+                    && matches!(f.state, State::Closed | State::FinBoth)
+            })
+    }
+
     /// Loads the index slot a key with hash `hash` starts probing at (a burst's first stage:
     /// the lookup that follows finds it in cache). Changes nothing.
     #[inline]
@@ -513,7 +531,9 @@ impl Conntrack {
         let state = if flow.key.protocol == ip_protocol::TCP {
             match flow.state {
                 _ if tcp_flags & RST != 0 => State::Closed,
-                // A new SYN from the client after a close reopens the flow (port reuse).
+                // A SYN from the client after a close: the flow starts over (port reuse). The
+                // dataplane removes such a flow first (`reopens`), so that the new connection is
+                // balanced afresh; this is for callers that drive the table themselves.
                 State::Closed | State::FinBoth if !reply && tcp_flags & SYN != 0 => State::New,
                 State::New if reply => State::Established,
                 State::New | State::Established if tcp_flags & FIN != 0 => {

@@ -812,7 +812,11 @@ impl Worker {
                 return e;
             }
         };
-        if let Some((id, dir)) = self.conntrack.peek(&key, now) {
+        if let Some((id, dir)) = self
+            .conntrack
+            .peek(&key, now)
+            .filter(|&(id, dir)| !self.conntrack.reopens(id, dir, p.tcp_flags))
+        {
             if let Some(flow) = self.conntrack.get(id) {
                 e.verdict = Verdict::Forward;
                 e.rule = Rule::ConntrackHit(dir);
@@ -867,7 +871,10 @@ impl Worker {
             protocol: c.protocol,
         };
         if let Some((id, dir)) = self.conntrack.lookup_hashed(&key, hash, now) {
-            return self.established_common(pkt, c, id, dir, now);
+            if !self.conntrack.reopens(id, dir, c.tcp_flags) {
+                return self.established_common(pkt, c, id, dir, now);
+            }
+            self.conntrack.remove(id);
         }
         let t = c.tuple();
         FastOutcome::Decided(match self.decide(snap, &t, meta.ingress, now, p.hint) {
@@ -970,7 +977,10 @@ impl Worker {
         };
         let hash = self.conntrack.hash(&key);
         if let Some((id, dir)) = self.conntrack.lookup_hashed(&key, hash, now) {
-            return self.established(pkt, p, id, dir, now);
+            if !self.conntrack.reopens(id, dir, p.tcp_flags) {
+                return self.established(pkt, p, id, dir, now);
+            }
+            self.conntrack.remove(id);
         }
         if p.kind != Kind::Ports {
             // ICMP not belonging to a tracked flow: Services carry TCP, UDP and SCTP only.

@@ -248,6 +248,58 @@ fn established_tcp_keeps_its_backend_across_a_snapshot_switch() {
 }
 
 #[test]
+fn a_new_syn_on_a_closed_flows_tuple_is_balanced_again() {
+    // Linux conntrack deletes a TCP entry that was reset or closed both ways when a new SYN
+    // arrives on its tuple, and looks the packet up again: the new connection is balanced and
+    // checked like any first packet (SEMANTICS.md §7), on the fast and the general path alike.
+    for fast_path in [true, false] {
+        let mut cat = catalog(0, false);
+        let snap = cat.compile();
+        let mut w = Worker::new(WorkerConfig {
+            fast_path,
+            ..WorkerConfig::default()
+        })
+        .unwrap();
+        let client = "10.244.1.100";
+        let vip = "10.96.47.182";
+
+        // A retransmitted SYN of a flow that is not closed stays on it.
+        let syn = tcp(client, 40000, vip, 80, SYN);
+        let first = forward(&mut w, &snap, &syn, &at(1));
+        assert_eq!(forward(&mut w, &snap, &syn, &at(1)).dst, first.dst);
+
+        // Reset by the client; its backend leaves; the same tuple connects again.
+        forward(&mut w, &snap, &tcp(client, 40000, vip, 80, 0x04), &at(2));
+        remove_endpoint(&mut cat, "production", "pricing-engine-svc", first.dst);
+        let snap2 = cat.compile();
+        assert_eq!(w.on_snapshot(&snap2), 0, "TCP flows are never flushed");
+        let e = w.explain(&snap2, &syn.packet(), &at(3));
+        assert_eq!(e.rule, Rule::Maglev, "fast path {fast_path}");
+        let again = forward(&mut w, &snap2, &syn, &at(3));
+        assert_ne!(again.dst, first.dst, "fast path {fast_path}");
+        assert_eq!(w.conntrack().len(), 1, "the closed flow was replaced");
+
+        // Closed by FINs both ways, then the Service is deleted: a new SYN on the tuple meets
+        // the deleted Service's address (inside the service CIDR), not the old backend.
+        let syn2 = tcp(client, 40001, vip, 80, SYN);
+        let t = forward(&mut w, &snap2, &syn2, &at(4));
+        let from_backend = |flags| tcp(&t.dst.to_string(), t.dst_port, client, 40001, flags);
+        forward(&mut w, &snap2, &from_backend(SYN_ACK), &at(4));
+        forward(&mut w, &snap2, &tcp(client, 40001, vip, 80, 0x11), &at(5));
+        forward(&mut w, &snap2, &from_backend(0x11), &at(5));
+        assert!(cat.remove_service(&ObjectRef::new("production", "pricing-engine-svc")));
+        let snap3 = cat.compile();
+        w.on_snapshot(&snap3);
+        let (v, pkt) = run(&mut w, &snap3, &syn2, &at(6));
+        assert_eq!(v, Verdict::Drop(DropReason::UnallocatedServiceIp));
+        assert_eq!(pkt, syn2.packet());
+        // A packet of the old connection that is not a new SYN still finds its flow.
+        let ack = tcp(client, 40000, vip, 80, ACK);
+        assert_eq!(forward(&mut w, &snap3, &ack, &at(6)).dst, again.dst);
+    }
+}
+
+#[test]
 fn udp_flow_whose_backend_left_is_chosen_again() {
     let mut cat = catalog(0, false);
     let snap = cat.compile();
