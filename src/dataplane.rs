@@ -12,7 +12,10 @@
 //!    ([`Snapshot::lookup`]: cluster IP, externalIP, LB IP, or NodePort on a NodePort address).
 //!    Not a Service: [`Verdict::Pass`], untouched. An undefined port on a cluster IP:
 //!    [`RejectReason::UndefinedPort`]; an unallocated service-CIDR address:
-//!    [`DropReason::UnallocatedServiceIp`] (§4).
+//!    [`DropReason::UnallocatedServiceIp`] (§4). Those two rules hold for every protocol: an
+//!    ICMP / ICMPv6 echo request or other query, or a protocol svcplane does not parse (GRE,
+//!    ESP, ...), is rejected at a cluster IP, dropped at an unallocated service address and
+//!    passed anywhere else; echo replies and ICMP errors that match no flow pass.
 //! 4. `loadBalancerSourceRanges` ([`DropReason::SourceRange`], §1); no usable endpoint anywhere
 //!    ([`RejectReason::NoEndpoints`], §4); the pool the traffic policy selects for this source
 //!    (§3, §5), empty under a Local policy: [`DropReason::TrafficPolicy`].
@@ -447,6 +450,32 @@ fn new_flow_hint<'s>(snap: &'s Snapshot, c: &nat::Common) -> Option<(Frontend<'s
     Some((f, h))
 }
 
+/// The verdict, and the rule, for a new packet to `dst` that carries no ports (an ICMP or
+/// ICMPv6 echo request or other query, or a protocol other than TCP, UDP and SCTP) and belongs
+/// to no tracked flow. Services carry TCP, UDP and SCTP only, but their addresses answer other
+/// traffic as kube-proxy's rules do (SEMANTICS.md §4, whatever the protocol): a cluster IP
+/// rejects it, another address of a service CIDR drops it, anything else is not service traffic.
+fn portless_verdict(snap: &Snapshot, dst: IpAddr) -> (Verdict, Rule) {
+    match snap.service_address(dst) {
+        Lookup::UndefinedPort(_) => (
+            Verdict::Reject(RejectReason::UndefinedPort),
+            Rule::UndefinedPort,
+        ),
+        Lookup::UnallocatedServiceIp => (
+            Verdict::Drop(DropReason::UnallocatedServiceIp),
+            Rule::UnallocatedServiceIp,
+        ),
+        Lookup::Frontend(_) | Lookup::NotService => (Verdict::Pass, Rule::NotService),
+    }
+}
+
+/// Whether a packet of `kind` that no tracked flow claims opens something new that
+/// [`portless_verdict`] judges: an echo request or another ICMP query. Echo replies and ICMP
+/// errors that match no flow are not new (conntrack finds them invalid) and pass untouched.
+fn portless_new(kind: Kind) -> bool {
+    matches!(kind, Kind::Echo { request: true } | Kind::IcmpOther)
+}
+
 /// The protocol of a packet of the common case (TCP or UDP).
 #[inline]
 fn protocol_of(c: &nat::Common) -> Protocol {
@@ -789,6 +818,9 @@ impl Worker {
             snat: None,
         };
         let Ok(p) = nat::parse(pkt) else {
+            if let Some(o) = nat::other_protocol(pkt) {
+                (e.verdict, e.rule) = portless_verdict(snap, o.dst);
+            }
             return e;
         };
         let now = meta.now();
@@ -826,8 +858,11 @@ impl Worker {
             }
         }
         if p.kind != Kind::Ports {
-            e.verdict = Verdict::Pass;
-            e.rule = Rule::NotService;
+            (e.verdict, e.rule) = if portless_new(p.kind) {
+                portless_verdict(snap, p.tuple.dst)
+            } else {
+                (Verdict::Pass, Rule::NotService)
+            };
             return e;
         }
         match self.decide(snap, &p.tuple, meta.ingress, now, None) {
@@ -937,7 +972,10 @@ impl Worker {
     /// The general path: every packet [`nat::parse`] reads.
     fn process_general(&mut self, snap: &Snapshot, pkt: &mut [u8], meta: &Meta) -> Verdict {
         let Ok(p) = nat::parse(pkt) else {
-            return Verdict::Invalid;
+            return match nat::other_protocol(pkt) {
+                Some(o) => portless_verdict(snap, o.dst).0,
+                None => Verdict::Invalid,
+            };
         };
         let now = meta.now();
         if p.kind == Kind::Fragment {
@@ -984,7 +1022,11 @@ impl Worker {
         }
         if p.kind != Kind::Ports {
             // ICMP not belonging to a tracked flow: Services carry TCP, UDP and SCTP only.
-            return Verdict::Pass;
+            return if portless_new(p.kind) {
+                portless_verdict(snap, p.tuple.dst).0
+            } else {
+                Verdict::Pass
+            };
         }
         match self.decide(snap, &p.tuple, meta.ingress, now, None) {
             Ok(choice) => self.create(
@@ -1250,7 +1292,9 @@ pub const ICMPV4_ERROR_MAX: usize = 576;
 pub const ICMPV6_ERROR_MAX: usize = 1280;
 
 /// Writes into `out` the ICMP (type 3 code 3) or ICMPv6 (type 1 code 4) "port unreachable"
-/// answer to `pkt`, a TCP, UDP or SCTP packet that got [`Verdict::Reject`]: from the address
+/// answer to `pkt`, a packet that got [`Verdict::Reject`] (TCP, UDP or SCTP; an ICMP or ICMPv6
+/// echo request or other query, or another IP protocol sent to a cluster IP: the same code,
+/// as kube-proxy's `reject` answers them): from the address
 /// `pkt` was sent to, back to its sender, quoting as much of `pkt` as fits in
 /// [`ICMPV4_ERROR_MAX`] / [`ICMPV6_ERROR_MAX`] bytes and in `out`, with every checksum filled
 /// in. Returns the answer's length, or `None` (nothing written that matters) when `pkt` is not
@@ -1258,20 +1302,32 @@ pub const ICMPV6_ERROR_MAX: usize = 1280;
 /// the IP header and the first 8 bytes of the transport header. Allocates nothing.
 pub fn write_port_unreachable(pkt: &[u8], out: &mut [u8]) -> Option<usize> {
     use crate::wire::checksum::{finish, pseudo_header_v6, sum};
-    let p = nat::parse(pkt).ok()?;
-    if p.kind != Kind::Ports || p.fragment.is_some_and(|f| f.offset != 0) {
-        return None;
-    }
-    let original = pkt.get(..p.end)?;
-    let (hdr, max) = match p.family {
-        Family::V4 => (28, ICMPV4_ERROR_MAX),
-        Family::V6 => (48, ICMPV6_ERROR_MAX),
+    // What is answered: the packet's addresses, where its transport header starts and where it
+    // ends. Never an error about an ICMP error, an echo reply or a later fragment.
+    let (src, dst, l4_offset, end) = match nat::parse(pkt) {
+        Ok(p) => {
+            if !(p.kind == Kind::Ports || portless_new(p.kind))
+                || p.fragment.is_some_and(|f| f.offset != 0)
+            {
+                return None;
+            }
+            (p.tuple.src, p.tuple.dst, p.l4_offset, p.end)
+        }
+        Err(_) => {
+            let o = nat::other_protocol(pkt)?;
+            (o.src, o.dst, o.l4_offset, o.end)
+        }
+    };
+    let original = pkt.get(..end)?;
+    let (hdr, max) = match dst {
+        IpAddr::V4(_) => (28, ICMPV4_ERROR_MAX),
+        IpAddr::V6(_) => (48, ICMPV6_ERROR_MAX),
     };
     let quote = original
         .len()
         .min(max - hdr)
         .min(out.len().checked_sub(hdr)?);
-    if quote < original.len().min(p.l4_offset + 8) {
+    if quote < original.len().min(l4_offset + 8) {
         return None;
     }
     let total = hdr + quote;
@@ -1279,7 +1335,7 @@ pub fn write_port_unreachable(pkt: &[u8], out: &mut [u8]) -> Option<usize> {
     out.fill(0);
     out.get_mut(hdr..)?.copy_from_slice(original.get(..quote)?);
     let len16 = u16::try_from(total).ok()?;
-    match (p.tuple.dst, p.tuple.src) {
+    match (dst, src) {
         (IpAddr::V4(from), IpAddr::V4(to)) => {
             out.get_mut(..20)?.copy_from_slice(&[
                 0x45, 0, 0, 0, 0, 0, 0, 0, 64, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,

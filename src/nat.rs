@@ -317,6 +317,60 @@ pub fn parse(buf: &[u8]) -> Result<Parsed, Error> {
     }
 }
 
+/// The IP layer of a packet whose transport [`parse`] does not read: a well-formed IPv4 or
+/// IPv6 packet (extension headers included) carrying another protocol than TCP, UDP, SCTP or
+/// ICMP / ICMPv6 (GRE, ESP, OSPF, ...).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct OtherProtocol {
+    /// The packet's source address.
+    pub src: IpAddr,
+    /// The packet's destination address.
+    pub dst: IpAddr,
+    /// Offset of the upper-layer header (after any IPv6 extension headers).
+    pub l4_offset: usize,
+    /// End of the packet as its IP header gives it.
+    pub end: usize,
+}
+
+/// [`OtherProtocol`] of `buf`, or `None` when its IP header is malformed or truncated or it
+/// carries a protocol [`parse`] reads (then [`parse`] says what it is).
+pub(crate) fn other_protocol(buf: &[u8]) -> Option<OtherProtocol> {
+    let (src, dst, l4_offset, end, protocol, icmp) = match buf.first().map(|b| b >> 4)? {
+        4 => {
+            let ip = ipv4::Packet::new_checked(buf).ok()?;
+            (
+                IpAddr::V4(Ipv4Addr::from(ip.src_addr())),
+                IpAddr::V4(Ipv4Addr::from(ip.dst_addr())),
+                ip.header_len(),
+                usize::from(ip.total_len()),
+                ip.protocol(),
+                ip_protocol::ICMP,
+            )
+        }
+        6 => {
+            let ip = ipv6::Packet::new_checked(buf).ok()?;
+            let end = ipv6::HEADER_LEN + usize::from(ip.payload_len());
+            let ul = ipv6::upper_layer(buf.get(..end)?).ok()?;
+            (
+                IpAddr::V6(Ipv6Addr::from(ip.src_addr())),
+                IpAddr::V6(Ipv6Addr::from(ip.dst_addr())),
+                ul.offset,
+                end,
+                ul.protocol,
+                ip_protocol::ICMPV6,
+            )
+        }
+        _ => return None,
+    };
+    let read = [ip_protocol::TCP, ip_protocol::UDP, ip_protocol::SCTP, icmp];
+    (!read.contains(&protocol) && l4_offset <= end && end <= buf.len()).then_some(OtherProtocol {
+        src,
+        dst,
+        l4_offset,
+        end,
+    })
+}
+
 fn parse_v4(buf: &[u8]) -> Result<Parsed, Error> {
     let ip = ipv4::Packet::new_checked(buf)?;
     let end = usize::from(ip.total_len());

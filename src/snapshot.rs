@@ -820,6 +820,14 @@ impl Snapshot {
                 return Lookup::Frontend(f);
             }
         }
+        self.service_address(address)
+    }
+
+    /// What a new packet to `address` that no frontend takes meets, whatever its protocol and
+    /// port (SEMANTICS.md §4): a cluster IP ([`Lookup::UndefinedPort`], rejected), another
+    /// address inside a service CIDR ([`Lookup::UnallocatedServiceIp`], dropped), or nothing of
+    /// the Services' ([`Lookup::NotService`]).
+    pub(crate) fn service_address(&self, address: IpAddr) -> Lookup<'_> {
         if let Some(plan) = self.tables.cluster_ips.get(&AddrKey::new(address)) {
             return Lookup::UndefinedPort(plan);
         }

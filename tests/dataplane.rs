@@ -675,6 +675,104 @@ fn rejected_packets_get_a_port_unreachable_answer() {
 }
 
 #[test]
+fn portless_packets_to_service_addresses_are_rejected_or_dropped() {
+    // SEMANTICS.md §4 whatever the protocol: an ICMP echo request (or another protocol than
+    // TCP, UDP, SCTP) to a cluster IP is rejected, to an unallocated service-CIDR address
+    // dropped, and anywhere else not service traffic. Echo replies and errors that match no
+    // flow are not new connections and pass. Fast and general path, and explain, agree.
+    use svcplane::dataplane::write_port_unreachable;
+    let snap = seed_snap(0);
+    let echo = |src: &str, dst: &str, icmp_type: u8| Spec {
+        icmp_type,
+        ..spec(if dst.contains(':') { 58 } else { 1 }, src, 7, dst, 0, 0)
+    };
+    // GRE (47): a protocol svcplane does not parse.
+    let gre = |src: &str, dst: &str| {
+        let s = spec(47, src, 0, dst, 0, 0);
+        s.packet_with(&[0, 0, 0x08, 0x00, 0x45, 0, 0, 0, 1, 2, 3, 4], None)
+    };
+    let reject = Verdict::Reject(RejectReason::UndefinedPort);
+    let drop = Verdict::Drop(DropReason::UnallocatedServiceIp);
+    let cases: Vec<(Vec<u8>, Verdict)> = vec![
+        (echo("10.244.1.100", "10.96.47.182", 8).packet(), reject),
+        (echo("203.0.113.9", "10.96.0.10", 8).packet(), reject),
+        (echo("10.244.1.100", "10.96.200.200", 8).packet(), drop),
+        (
+            echo("10.244.1.100", "10.244.2.9", 8).packet(),
+            Verdict::Pass,
+        ),
+        (
+            echo("10.244.1.100", "10.96.47.182", 0).packet(),
+            Verdict::Pass,
+        ),
+        (
+            echo("fd00:10:244:1::100", "fd00:10:96::a", 128).packet(),
+            reject,
+        ),
+        (
+            echo("fd00:10:244:1::100", "fd00:10:96::ff", 128).packet(),
+            drop,
+        ),
+        (
+            echo("fd00:10:244:1::100", "fd00:10:96::a", 129).packet(),
+            Verdict::Pass,
+        ),
+        (gre("10.244.1.100", "10.96.47.182"), reject),
+        (gre("10.244.1.100", "10.96.200.200"), drop),
+        (gre("10.244.1.100", "10.244.2.9"), Verdict::Pass),
+        (gre("192.168.0.11", "192.168.0.10"), Verdict::Pass),
+        (gre("fd00:10:244:1::100", "fd00:10:96::a"), reject),
+    ];
+    for fast_path in [true, false] {
+        let mut w = Worker::new(WorkerConfig {
+            fast_path,
+            ..WorkerConfig::default()
+        })
+        .unwrap();
+        for (i, (pkt, want)) in cases.iter().enumerate() {
+            let mut copy = pkt.clone();
+            assert_eq!(w.explain(&snap, pkt, &at(1)).verdict, *want, "case {i}");
+            assert_eq!(w.process(&snap, &mut copy, &at(1)), *want, "case {i}");
+            assert_eq!(&copy, pkt, "case {i}: left as it was");
+            let mut out = [0u8; 1500];
+            let answer = write_port_unreachable(pkt, &mut out);
+            if *want != reject {
+                continue;
+            }
+            // The port-unreachable answer: from the cluster IP to the sender, quoting the
+            // packet whole, every checksum right (checked by the independent oracle).
+            let n = answer.unwrap_or_else(|| panic!("case {i}: no answer"));
+            let answer = &out[..n];
+            verify_checksums(answer).unwrap();
+            let v6 = pkt[0] >> 4 == 6;
+            let hdr = if v6 { 48 } else { 28 };
+            assert_eq!(n, pkt.len() + hdr, "case {i}");
+            assert_eq!(&answer[hdr..], &pkt[..], "case {i}");
+            let (src, dst, icmp) = if v6 {
+                (&pkt[8..24], &pkt[24..40], &answer[40..42])
+            } else {
+                (&pkt[12..16], &pkt[16..20], &answer[20..22])
+            };
+            let (a_src, a_dst) = if v6 {
+                (&answer[8..24], &answer[24..40])
+            } else {
+                (&answer[12..16], &answer[16..20])
+            };
+            assert_eq!((a_src, a_dst), (dst, src), "case {i}");
+            assert_eq!(icmp, if v6 { &[1u8, 4] } else { &[3u8, 3] }, "case {i}");
+        }
+    }
+    // Never an answer to an echo reply or to an ICMP error.
+    let mut out = [0u8; 1500];
+    let reply = echo("10.244.1.100", "10.96.47.182", 0).packet();
+    assert_eq!(write_port_unreachable(&reply, &mut out), None);
+    let request = echo("10.244.1.100", "10.96.47.182", 8).packet();
+    let n = write_port_unreachable(&request, &mut out).unwrap();
+    let answer = out[..n].to_vec();
+    assert_eq!(write_port_unreachable(&answer, &mut out), None);
+}
+
+#[test]
 fn masquerade_follows_semantics_5() {
     use svcplane::model::TrafficPolicy;
     // Hairpin: a pricing-engine pod reaching its own Service and landing on itself is
