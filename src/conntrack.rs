@@ -567,7 +567,7 @@ impl Conntrack {
     /// [`Conntrack::insert`] with the hash of `flow.key` ([`Conntrack::hash`]) already
     /// computed, e.g. by the lookup that missed.
     pub fn insert_hashed(&mut self, flow: Flow, hash: u64) -> Result<FlowId, Error> {
-        if self.find(&flow.key, hash as u32).is_some() {
+        if self.tracked_at(&flow.key, hash as u32, flow.last_seen) {
             // Checked before the SNAT address, as the reply key's check below is.
             if self.reply_key(&flow).is_some() {
                 return Err(Error::Exists);
@@ -582,7 +582,7 @@ impl Conntrack {
     pub(crate) fn insert_missing(&mut self, flow: Flow, hash: u64) -> Result<FlowId, Error> {
         let reply = self.reply_key(&flow).ok_or(Error::UnknownSnatAddr)?;
         let (h_orig, h_reply) = (hash as u32, self.hash(&reply) as u32);
-        if self.find(&reply, h_reply).is_some() {
+        if self.tracked_at(&reply, h_reply, flow.last_seen) {
             return Err(Error::Exists);
         }
         if self.free.is_empty() {
@@ -600,6 +600,23 @@ impl Conntrack {
         self.len += 1;
         self.stats.created += 1;
         Ok(FlowId(entry))
+    }
+
+    /// Whether `key` (hash `h`) belongs to a flow that has not expired at `now`. A flow that
+    /// has expired but was not swept yet is removed here (and counted as expired), so that an
+    /// expired flow never blocks a new one, as it does not match a lookup either.
+    fn tracked_at(&mut self, key: &FlowKey, h: u32, now: u32) -> bool {
+        let Some((entry, _)) = self.find(key, h) else {
+            return false;
+        };
+        match self.flows.get(entry) {
+            Some(f) if self.expired(f, now) => {
+                self.unlink(entry);
+                self.stats.expired += 1;
+                false
+            }
+            _ => true,
+        }
     }
 
     /// Removes flow `id`; returns it, or `None` when it was not tracked.

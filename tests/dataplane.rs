@@ -300,6 +300,33 @@ fn a_new_syn_on_a_closed_flows_tuple_is_balanced_again() {
 }
 
 #[test]
+fn an_expired_flow_does_not_block_a_new_one_before_it_is_swept() {
+    // A flow that has expired, not yet swept, holds its reply key in the table. A new flow
+    // with the same reply key (the same client port to another Service port that reaches the
+    // same backend) must replace it, not be dropped as a clash: lookups ignore expired flows,
+    // and so must the insert.
+    let snap = seed_snap(0);
+    let mut w = worker(7);
+    let (client, vip) = ("10.244.1.100", "10.96.122.45");
+    for port in 41000..41200u16 {
+        let first = forward(&mut w, &snap, &tcp(client, port, vip, 80, SYN), &at(1));
+        // A RST: the flow expires 10 s later (kube-proxy's close timeout).
+        forward(&mut w, &snap, &tcp(client, port, vip, 80, 0x04), &at(1));
+        let second = tcp(client, port, vip, 443, SYN);
+        let e = w.explain(&snap, &second.packet(), &at(100));
+        if e.backend != Some((first.dst, first.dst_port)) {
+            continue;
+        }
+        let flows = w.conntrack().len();
+        let t = forward(&mut w, &snap, &second, &at(100));
+        assert_eq!((t.dst, t.dst_port), (first.dst, first.dst_port));
+        assert_eq!(w.conntrack().len(), flows, "the expired flow was replaced");
+        return;
+    }
+    panic!("no client port whose two flows reach the same backend");
+}
+
+#[test]
 fn udp_flow_whose_backend_left_is_chosen_again() {
     let mut cat = catalog(0, false);
     let snap = cat.compile();
