@@ -115,7 +115,9 @@ pub enum State {
     /// TCP: SYN seen, no reply yet. UDP, SCTP, ICMP: no reply yet.
     #[default]
     New = 0,
-    /// TCP: the backend answered (SYN-ACK or any reply). Others: a reply was seen.
+    /// TCP: the connection is open: the client acknowledged the backend's SYN-ACK (or the
+    /// backend answered without a SYN). UDP: packets after the first reply (the kernel's
+    /// "stream"). SCTP, ICMP: a reply was seen.
     Established = 1,
     /// TCP: a FIN from the client only (half-closed; kube-proxy's close-wait timeout).
     FinFromClient = 2,
@@ -125,6 +127,10 @@ pub enum State {
     FinBoth = 4,
     /// TCP: a RST.
     Closed = 5,
+    /// TCP: the backend's SYN-ACK seen, the client's ACK not yet (the kernel's SYN_RECV, 60 s:
+    /// a flood of spoofed SYNs does not hold entries for the established timeout). UDP: one
+    /// reply seen and nothing since (still the unreplied timeout, as in the kernel).
+    Replied = 6,
 }
 
 /// Timeouts in seconds, per protocol and state.
@@ -132,6 +138,8 @@ pub enum State {
 pub struct Timeouts {
     /// TCP, SYN sent and not answered.
     pub tcp_syn: u32,
+    /// TCP, SYN-ACK answered and not acknowledged by the client.
+    pub tcp_syn_recv: u32,
     /// TCP established.
     pub tcp_established: u32,
     /// TCP after a FIN in one direction.
@@ -140,9 +148,9 @@ pub struct Timeouts {
     pub tcp_time_wait: u32,
     /// TCP after a RST.
     pub tcp_closed: u32,
-    /// UDP before a reply.
+    /// UDP before a reply, and after a single reply.
     pub udp_unreplied: u32,
-    /// UDP once replied.
+    /// UDP once a packet follows the first reply.
     pub udp_stream: u32,
     /// SCTP before a reply.
     pub sctp_unreplied: u32,
@@ -156,6 +164,7 @@ impl Default for Timeouts {
     fn default() -> Self {
         Timeouts {
             tcp_syn: 120,
+            tcp_syn_recv: 60,
             tcp_established: 86_400,
             tcp_close_wait: 3_600,
             tcp_time_wait: 120,
@@ -175,11 +184,12 @@ impl Timeouts {
     pub fn of(&self, protocol: u8, state: State) -> u32 {
         match (protocol, state) {
             (ip_protocol::TCP, State::New) => self.tcp_syn,
+            (ip_protocol::TCP, State::Replied) => self.tcp_syn_recv,
             (ip_protocol::TCP, State::Established) => self.tcp_established,
             (ip_protocol::TCP, State::FinFromClient | State::FinFromBackend) => self.tcp_close_wait,
             (ip_protocol::TCP, State::FinBoth) => self.tcp_time_wait,
             (ip_protocol::TCP, State::Closed) => self.tcp_closed,
-            (ip_protocol::UDP, State::New) => self.udp_unreplied,
+            (ip_protocol::UDP, State::New | State::Replied) => self.udp_unreplied,
             (ip_protocol::UDP, _) => self.udp_stream,
             (ip_protocol::SCTP, State::New) => self.sctp_unreplied,
             (ip_protocol::SCTP, _) => self.sctp_established,
@@ -521,6 +531,7 @@ impl Conntrack {
         const FIN: u8 = 0x01;
         const SYN: u8 = 0x02;
         const RST: u8 = 0x04;
+        const ACK: u8 = 0x10;
         let i = id.0 as usize;
         if !*self.live.get(i)? {
             return None;
@@ -535,8 +546,9 @@ impl Conntrack {
                 // dataplane removes such a flow first (`reopens`), so that the new connection is
                 // balanced afresh; this is for callers that drive the table themselves.
                 State::Closed | State::FinBoth if !reply && tcp_flags & SYN != 0 => State::New,
+                State::New if reply && tcp_flags & SYN != 0 => State::Replied,
                 State::New if reply => State::Established,
-                State::New | State::Established if tcp_flags & FIN != 0 => {
+                State::New | State::Replied | State::Established if tcp_flags & FIN != 0 => {
                     if reply {
                         State::FinFromBackend
                     } else {
@@ -545,7 +557,17 @@ impl Conntrack {
                 }
                 State::FinFromClient if reply && tcp_flags & FIN != 0 => State::FinBoth,
                 State::FinFromBackend if !reply && tcp_flags & FIN != 0 => State::FinBoth,
+                // The client's ACK of the SYN-ACK (not a retransmitted SYN).
+                State::Replied if !reply && tcp_flags & (SYN | ACK) == ACK => State::Established,
                 s => s,
+            }
+        } else if flow.key.protocol == ip_protocol::UDP {
+            // The kernel keeps the unreplied timeout for the first reply and moves to the
+            // stream timeout with the packet after it.
+            match flow.state {
+                State::New if reply => State::Replied,
+                State::New => State::New,
+                _ => State::Established,
             }
         } else if reply {
             State::Established
@@ -999,7 +1021,11 @@ mod tests {
         let (o, r) = (Direction::Original, Direction::Reply);
         assert_eq!(ct.get(id).unwrap().state, State::New);
         assert!(ct.lookup(&k, 119).is_some());
-        assert_eq!(ct.touch(id, r, 0x12, 119), Some(State::Established));
+        // The SYN-ACK: SYN_RECV, 60 s, until the client's ACK (a retransmitted SYN is not it).
+        assert_eq!(ct.touch(id, r, 0x12, 119), Some(State::Replied));
+        assert_eq!(ct.touch(id, o, 0x02, 119), Some(State::Replied));
+        assert!(ct.lookup(&k, 119 + 59).is_some());
+        assert_eq!(ct.touch(id, o, 0x10, 119), Some(State::Established));
         assert!(ct.lookup(&k, 119 + 86_399).is_some());
         assert_eq!(ct.touch(id, o, 0x11, 200_000), Some(State::FinFromClient));
         // A FIN from the same side again does not close it.
@@ -1021,12 +1047,26 @@ mod tests {
         assert!(ct.lookup(&k, 14).is_some());
         assert!(ct.lookup(&k, 15).is_none(), "10 s after a RST");
 
-        // UDP: 30 s unreplied, 120 s once replied.
+        // A SYN-ACK that the client never acknowledges (a spoofed SYN): gone after 60 s.
+        let s = FlowKey::new(6, v4(3), 40000, v4(100), 80);
+        let id = ct.insert(Flow::new(s, v4(20), 8080, 0)).unwrap();
+        assert_eq!(ct.touch(id, r, 0x12, 1), Some(State::Replied));
+        assert!(ct.lookup(&s, 60).is_some());
+        assert!(ct.lookup(&s, 61).is_none(), "SYN_RECV is 60 s");
+
+        // UDP: 30 s unreplied and after a single reply (a DNS query and its answer), 120 s
+        // once a packet follows the reply.
         let u = FlowKey::new(17, v4(2), 5000, v4(100), 53);
         let id = ct.insert(Flow::new(u, v4(20), 53, 0)).unwrap();
-        assert_eq!(ct.touch(id, r, 0, 29), Some(State::Established));
-        assert!(ct.lookup(&u, 29 + 119).is_some());
-        assert!(ct.lookup(&u, 29 + 120).is_none());
+        assert_eq!(ct.touch(id, o, 0, 10), Some(State::New));
+        assert_eq!(ct.touch(id, r, 0, 29), Some(State::Replied));
+        assert!(ct.lookup(&u, 29 + 29).is_some());
+        assert!(ct.lookup(&u, 29 + 30).is_none(), "one reply: 30 s");
+        let id = ct.insert(Flow::new(u, v4(20), 53, 0)).unwrap();
+        assert_eq!(ct.touch(id, r, 0, 1), Some(State::Replied));
+        assert_eq!(ct.touch(id, o, 0, 2), Some(State::Established));
+        assert!(ct.lookup(&u, 2 + 119).is_some());
+        assert!(ct.lookup(&u, 2 + 120).is_none(), "stream: 120 s");
     }
 
     #[test]

@@ -327,6 +327,67 @@ fn an_expired_flow_does_not_block_a_new_one_before_it_is_swept() {
 }
 
 #[test]
+fn half_open_tcp_and_single_reply_udp_keep_the_kernels_short_timeouts() {
+    // kube-proxy raises only the established (86,400 s) and close-wait timeouts; a SYN-ACK the
+    // client never acknowledges (a spoofed SYN) stays in SYN_RECV for the kernel's 60 s, and a
+    // UDP exchange of one query and one answer (DNS) keeps the 30 s unreplied timeout.
+    use svcplane::conntrack::FlowKey;
+    let snap = seed_snap(0);
+    let mut w = worker(21);
+    let vip = "10.96.47.182";
+    let key = |c: &str, port: u16, dst: &str, dport: u16, proto: u8| {
+        FlowKey::new(proto, ip(c), port, ip(dst), dport)
+    };
+    // Spoofed SYN: the backend answers, nobody acknowledges.
+    let t = forward(
+        &mut w,
+        &snap,
+        &tcp("10.244.1.77", 1111, vip, 80, SYN),
+        &at(10),
+    );
+    let syn_ack = tcp(&t.dst.to_string(), t.dst_port, "10.244.1.77", 1111, SYN_ACK);
+    let (v, _) = run(&mut w, &snap, &syn_ack, &at(10));
+    assert_eq!(v, Verdict::Forward);
+    let spoofed = key("10.244.1.77", 1111, vip, 80, 6);
+    assert!(w.conntrack().peek(&spoofed, 69).is_some());
+    assert!(w.conntrack().peek(&spoofed, 70).is_none(), "SYN_RECV: 60 s");
+
+    // A real handshake: established for a day.
+    let syn = tcp("10.244.1.100", 2222, vip, 80, SYN);
+    let t = forward(&mut w, &snap, &syn, &at(10));
+    let syn_ack = tcp(
+        &t.dst.to_string(),
+        t.dst_port,
+        "10.244.1.100",
+        2222,
+        SYN_ACK,
+    );
+    assert_eq!(run(&mut w, &snap, &syn_ack, &at(10)).0, Verdict::Forward);
+    forward(
+        &mut w,
+        &snap,
+        &tcp("10.244.1.100", 2222, vip, 80, ACK),
+        &at(11),
+    );
+    let real = key("10.244.1.100", 2222, vip, 80, 6);
+    assert!(w.conntrack().peek(&real, 11 + 86_399).is_some());
+
+    // DNS: one query, one answer: 30 s. With one more packet: the 120 s stream timeout.
+    for (port, more, lasts) in [(3333u16, false, 30u64), (4444, true, 120)] {
+        let q = udp("10.244.1.100", port, "10.96.0.10", 53);
+        let t = forward(&mut w, &snap, &q, &at(20));
+        let a = udp(&t.dst.to_string(), t.dst_port, "10.244.1.100", port);
+        assert_eq!(run(&mut w, &snap, &a, &at(20)).0, Verdict::Forward);
+        if more {
+            forward(&mut w, &snap, &q, &at(20));
+        }
+        let k = key("10.244.1.100", port, "10.96.0.10", 53, 17);
+        assert!(w.conntrack().peek(&k, 20 + lasts as u32 - 1).is_some());
+        assert!(w.conntrack().peek(&k, 20 + lasts as u32).is_none());
+    }
+}
+
+#[test]
 fn udp_flow_whose_backend_left_is_chosen_again() {
     let mut cat = catalog(0, false);
     let snap = cat.compile();
@@ -1075,7 +1136,7 @@ fn the_fast_path_and_the_general_path_agree() {
         "10.244.1.6",
         "10.244.3.9",
         "192.168.0.10",
-        "203.0.113.7",
+        "10.244.1.77",
         "198.18.0.1",
         "fd00:10:244:1::5",
         "2001:db8::7",
