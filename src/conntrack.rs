@@ -474,8 +474,8 @@ impl Conntrack {
     pub fn reopens(&self, id: FlowId, dir: Direction, tcp_flags: u8) -> bool {
         const SYN: u8 = 0x02;
         const ACK: u8 = 0x10;
-        dir == Direction::Original
-            && tcp_flags & (SYN | ACK) == SYN
+        tcp_flags & (SYN | ACK) == SYN
+            && dir == Direction::Original
             && self.get(id).is_some_and(|f| {
                 f.key.protocol == ip_protocol::TCP
                     && matches!(f.state, State::Closed | State::FinBoth)
@@ -540,6 +540,10 @@ impl Conntrack {
         flow.last_seen = flow.last_seen.max(now);
         let reply = dir == Direction::Reply;
         let state = if flow.key.protocol == ip_protocol::TCP {
+            if flow.state == State::Established && tcp_flags & (FIN | SYN | RST) == 0 {
+                // The common case: a segment of an open connection.
+                return Some(State::Established);
+            }
             match flow.state {
                 _ if tcp_flags & RST != 0 => State::Closed,
                 // A SYN from the client after a close: the flow starts over (port reuse). The
