@@ -349,6 +349,9 @@ pub(crate) fn other_protocol(buf: &[u8]) -> Option<OtherProtocol> {
         }
         6 => {
             let ip = ipv6::Packet::new_checked(buf).ok()?;
+            if is_v4_mapped(&ip.src_addr()) || is_v4_mapped(&ip.dst_addr()) {
+                return None;
+            }
             let end = ipv6::HEADER_LEN + usize::from(ip.payload_len());
             let ul = ipv6::upper_layer(buf.get(..end)?).ok()?;
             (
@@ -390,8 +393,20 @@ fn parse_v4(buf: &[u8]) -> Result<Parsed, Error> {
     finish_parse(Family::V4, buf, tuple, l4_offset, end, fragment)
 }
 
+/// Whether a 16-byte address is IPv4-mapped (`::ffff:a.b.c.d`): such an address stands for an
+/// IPv4 node inside software and never belongs in an IPv6 header on the wire (RFC 4291
+/// §2.5.5.2; Linux drops packets from one). svcplane refuses them: its flow keys hold IPv4 as
+/// IPv4-mapped, so such a packet would otherwise alias an IPv4 flow.
+#[inline(always)]
+fn is_v4_mapped(a: &[u8; 16]) -> bool {
+    a[..12] == [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff]
+}
+
 fn parse_v6(buf: &[u8]) -> Result<Parsed, Error> {
     let ip = ipv6::Packet::new_checked(buf)?;
+    if is_v4_mapped(&ip.src_addr()) || is_v4_mapped(&ip.dst_addr()) {
+        return Err(Error::Malformed);
+    }
     let end = ipv6::HEADER_LEN + usize::from(ip.payload_len());
     let ul = ipv6::upper_layer(&buf[..end])?;
     let fragment = ul.fragment.map(|f| Fragment {
@@ -539,6 +554,9 @@ fn parse_inner(family: Family, buf: &[u8], l3_offset: usize, end: usize) -> Resu
         Family::V6 => {
             let ip = ipv6::Packet::new_unchecked(q);
             ip.check_header_len()?;
+            if is_v4_mapped(&ip.src_addr()) || is_v4_mapped(&ip.dst_addr()) {
+                return Err(Error::Malformed);
+            }
             let ul = ipv6::upper_layer(q)?;
             let t = Tuple {
                 protocol: ul.protocol,
@@ -905,6 +923,9 @@ pub(crate) fn parse_common(buf: &[u8]) -> Option<Common> {
         }
         let s: [u8; 16] = h[8..24].try_into().ok()?;
         let d: [u8; 16] = h[24..40].try_into().ok()?;
+        if is_v4_mapped(&s) || is_v4_mapped(&d) {
+            return None;
+        }
         (
             true,
             h[6],

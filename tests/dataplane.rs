@@ -388,6 +388,42 @@ fn half_open_tcp_and_single_reply_udp_keep_the_kernels_short_timeouts() {
 }
 
 #[test]
+fn ipv6_packets_with_ipv4_mapped_addresses_never_reach_ipv4_flows() {
+    // Flow keys hold IPv4 addresses IPv4-mapped; an IPv6 packet carrying `::ffff:a.b.c.d`
+    // addresses (never valid on the wire, RFC 4291 §2.5.5.2) is refused instead of being taken
+    // for the IPv4 flow, e.g. to reset it.
+    let snap = seed_snap(0);
+    for fast_path in [true, false] {
+        let mut w = Worker::new(WorkerConfig {
+            fast_path,
+            ..WorkerConfig::default()
+        })
+        .unwrap();
+        let syn = tcp("10.244.1.100", 40000, "10.96.47.182", 80, SYN);
+        let t = forward(&mut w, &snap, &syn, &at(1));
+        let rst = tcp(
+            "::ffff:10.244.1.100",
+            40000,
+            "::ffff:10.96.47.182",
+            80,
+            0x04,
+        );
+        let (v, pkt) = run(&mut w, &snap, &rst, &at(2));
+        assert_eq!(v, Verdict::Invalid, "fast path {fast_path}");
+        assert_eq!(pkt, rst.packet());
+        assert_eq!(
+            w.explain(&snap, &rst.packet(), &at(2)).verdict,
+            Verdict::Invalid
+        );
+        let reply = udp("::ffff:10.96.0.10", 53, "fd00:10:244:1::100", 5353);
+        assert_eq!(run(&mut w, &snap, &reply, &at(2)).0, Verdict::Invalid);
+        // The IPv4 flow is untouched: still open, same backend, well past the RST timeout.
+        let ack = tcp("10.244.1.100", 40000, "10.96.47.182", 80, ACK);
+        assert_eq!(forward(&mut w, &snap, &ack, &at(100)).dst, t.dst);
+    }
+}
+
+#[test]
 fn udp_flow_whose_backend_left_is_chosen_again() {
     let mut cat = catalog(0, false);
     let snap = cat.compile();
@@ -1220,7 +1256,8 @@ fn the_fast_path_and_the_general_path_agree() {
                     );
                     match r.below(10) {
                         0 => icmp_error(&t.dst, &t.src, 3, 3, 0, out),
-                        // IPv6 with the IPv4-mapped addresses of an IPv4 flow: the same flow key.
+                        // IPv6 with the IPv4-mapped addresses of an IPv4 flow: refused (Invalid)
+                        // by both paths, never taken for the IPv4 flow.
                         1 => {
                             let (src, dst) = (mapped(before.src), mapped(before.dst));
                             moved(&s, src, before.src_port, dst, before.dst_port).packet()
