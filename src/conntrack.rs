@@ -552,7 +552,9 @@ impl Conntrack {
                 State::Closed | State::FinBoth if !reply && tcp_flags & SYN != 0 => State::New,
                 State::New if reply && tcp_flags & SYN != 0 => State::Replied,
                 State::New if reply => State::Established,
-                State::New | State::Replied | State::Established if tcp_flags & FIN != 0 => {
+                // A FIN before the handshake (SYN+FIN, or a bare FIN from the client) changes
+                // nothing: it must not buy the hour-long close-wait timeout.
+                State::Replied | State::Established if tcp_flags & FIN != 0 => {
                     if reply {
                         State::FinFromBackend
                     } else {
@@ -1050,6 +1052,13 @@ mod tests {
         assert_eq!(ct.touch(id2, r, 0x04, 5), Some(State::Closed));
         assert!(ct.lookup(&k, 14).is_some());
         assert!(ct.lookup(&k, 15).is_none(), "10 s after a RST");
+
+        // SYN+FIN, or a FIN before the handshake, keeps the SYN timeout (120 s).
+        let f = FlowKey::new(6, v4(4), 40000, v4(100), 80);
+        let id = ct.insert(Flow::new(f, v4(20), 8080, 0)).unwrap();
+        assert_eq!(ct.touch(id, o, 0x03, 0), Some(State::New));
+        assert_eq!(ct.touch(id, o, 0x01, 0), Some(State::New));
+        assert!(ct.lookup(&f, 120).is_none(), "not close-wait");
 
         // A SYN-ACK that the client never acknowledges (a spoofed SYN): gone after 60 s.
         let s = FlowKey::new(6, v4(3), 40000, v4(100), 80);
