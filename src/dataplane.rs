@@ -1490,7 +1490,15 @@ fn snat_port(client_port: u16, h: u64, i: u32) -> u16 {
 /// The datagram identity of a fragment.
 fn frag_key(p: &Parsed) -> FragKey {
     let ident = p.fragment.map_or(0, |f| f.ident);
-    FragKey::new(p.tuple.src, p.tuple.dst, ident, p.tuple.protocol)
+    // IPv4 reassembles by (source, destination, protocol, identification) (RFC 791); IPv6 by
+    // (source, destination, identification) (RFC 8200 §4.5): its fragments need not agree on a
+    // protocol (the first one's headers after the fragment header are walked, a later one's are
+    // not), so the protocol is left out.
+    let protocol = match p.family {
+        Family::V4 => p.tuple.protocol,
+        Family::V6 => 0,
+    };
+    FragKey::new(p.tuple.src, p.tuple.dst, ident, protocol)
 }
 
 /// The source and destination address fields of the IP packet at the start of `pkt`.
@@ -1517,14 +1525,9 @@ fn flow_key(snap: &Snapshot, p: &Parsed) -> Result<FlowKey, Verdict> {
             None => Err(Verdict::Pass),
         },
         Kind::Fragment => {
-            // A later fragment has no ports: drop it when it goes to a service address.
-            let proto = match p.tuple.protocol {
-                6 => Protocol::Tcp,
-                17 => Protocol::Udp,
-                132 => Protocol::Sctp,
-                _ => return Err(Verdict::Pass),
-            };
-            match snap.lookup(proto, p.tuple.dst, 0) {
+            // A later fragment has no ports: drop it when it goes to a cluster IP or another
+            // service address, whatever its protocol.
+            match snap.service_address(p.tuple.dst) {
                 Lookup::NotService => Err(Verdict::Pass),
                 _ => Err(Verdict::Drop(DropReason::Fragment)),
             }

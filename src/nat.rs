@@ -353,13 +353,18 @@ pub(crate) fn other_protocol(buf: &[u8]) -> Option<OtherProtocol> {
                 return None;
             }
             let end = ipv6::HEADER_LEN + usize::from(ip.payload_len());
-            let ul = ipv6::upper_layer(buf.get(..end)?).ok()?;
+            // ESP, AH and "no next header" end the walk as unsupported: another protocol.
+            let (offset, protocol) = match ipv6::upper_layer(buf.get(..end)?) {
+                Ok(ul) => (ul.offset, ul.protocol),
+                Err(wire::Error::Unsupported) => (ipv6::HEADER_LEN, ip_protocol::IPV6_NO_NEXT),
+                Err(_) => return None,
+            };
             (
                 IpAddr::V6(Ipv6Addr::from(ip.src_addr())),
                 IpAddr::V6(Ipv6Addr::from(ip.dst_addr())),
-                ul.offset,
+                offset,
                 end,
-                ul.protocol,
+                protocol,
                 ip_protocol::ICMPV6,
             )
         }

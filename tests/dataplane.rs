@@ -846,6 +846,15 @@ fn portless_packets_to_service_addresses_are_rejected_or_dropped() {
         (gre("10.244.1.100", "10.244.2.9"), Verdict::Pass),
         (gre("192.168.0.11", "192.168.0.10"), Verdict::Pass),
         (gre("fd00:10:244:1::100", "fd00:10:96::a"), reject),
+        // IPv6 ESP (50): the extension-header walk stops at it.
+        (
+            spec(50, "fd00:10:244:1::100", 0, "fd00:10:96::a", 0, 0).packet_with(&[7; 16], None),
+            reject,
+        ),
+        (
+            spec(50, "fd00:10:244:1::100", 0, "fd00:10:244:2::9", 0, 0).packet_with(&[7; 16], None),
+            Verdict::Pass,
+        ),
     ];
     for fast_path in [true, false] {
         let mut w = Worker::new(WorkerConfig {
@@ -1008,6 +1017,51 @@ fn later_fragments_follow_their_first_fragment() {
 
 /// The TCP reset option for rejects (SEMANTICS.md §4, svcplane's option): RFC 9293 §3.10.7.1
 /// fields, checksums checked by the oracle.
+#[test]
+fn ipv6_fragments_with_destination_options_after_the_fragment_header() {
+    // The first fragment's headers after the fragment header (destination options, then UDP)
+    // are walked; a later fragment's next-header field still says "destination options". IPv6
+    // reassembles by addresses and identification only (RFC 8200 §4.5), and so does the
+    // fragment table: the later fragment gets the first one's rewrite.
+    let snap = seed_snap(0);
+    let mut w = worker(22);
+    let mut s = udp("fd00:10:244:1::100", 5353, "fd00:10:96::a", 53);
+    s.payload = (0..40u8).collect();
+    // Built here, not by the oracle (its fragment header comes after the other extension
+    // headers): IPv6 | fragment (next: 60) | [destination options (next: UDP) | data].
+    let build = |s: &Spec, data: &[u8], first: bool| {
+        let mut frag_part = Vec::new();
+        if first {
+            frag_part.extend([17, 0, 1, 4, 0, 0, 0, 0]);
+        }
+        frag_part.extend(data);
+        let offset: u16 = if first { 0 } else { 8 + 24 };
+        let mut p = vec![0x60, 0, 0, 0];
+        p.extend(((8 + frag_part.len()) as u16).to_be_bytes());
+        p.extend([44, 64]);
+        for a in [s.src, s.dst] {
+            let IpAddr::V6(a) = a else { unreachable!() };
+            p.extend(a.octets());
+        }
+        p.extend([60, 0]);
+        p.extend((offset | u16::from(first)).to_be_bytes());
+        p.extend(0x0bad_cafeu32.to_be_bytes());
+        p.extend(frag_part);
+        p
+    };
+    let l4 = s.l4(); // 48 bytes of UDP: 24 in each fragment
+    let mut first = build(&s, &l4[..24], true);
+    let mut later = build(&s, &l4[24..], false);
+    assert_eq!(w.process(&snap, &mut first, &at(1)), Verdict::Forward);
+    let t = tuple(&first);
+    assert_eq!(t.dst, ip("fd00:10:244:1::2"));
+    assert_eq!(w.process(&snap, &mut later, &at(1)), Verdict::Forward);
+    let translated = moved(&s, t.src, t.src_port, t.dst, t.dst_port);
+    let tl4 = translated.l4();
+    assert_eq!(first, build(&translated, &tl4[..24], true));
+    assert_eq!(later, build(&translated, &tl4[24..], false));
+}
+
 #[test]
 fn rejected_tcp_gets_a_reset_when_asked() {
     use svcplane::dataplane::{write_tcp_reset, TCP_RESET_LEN_V4, TCP_RESET_LEN_V6};
