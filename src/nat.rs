@@ -928,16 +928,14 @@ pub(crate) fn parse_common(buf: &[u8]) -> Option<Common> {
         }
         let s: [u8; 16] = h[8..24].try_into().ok()?;
         let d: [u8; 16] = h[24..40].try_into().ok()?;
-        if is_v4_mapped(&s) || is_v4_mapped(&d) {
+        let (s, d) = (u128::from_le_bytes(s), u128::from_le_bytes(d));
+        // IPv4-mapped (see `is_v4_mapped`): the first 12 bytes, the low 96 bits here.
+        const LOW96: u128 = (1 << 96) - 1;
+        const MAPPED: u128 = 0xffff << 80;
+        if s & LOW96 == MAPPED || d & LOW96 == MAPPED {
             return None;
         }
-        (
-            true,
-            h[6],
-            end,
-            u128::from_le_bytes(s),
-            u128::from_le_bytes(d),
-        )
+        (true, h[6], end, s, d)
     } else {
         return None;
     };
