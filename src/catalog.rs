@@ -507,6 +507,15 @@ impl Catalog {
 type TableKey = (Option<u32>, Vec<[u8; 16]>);
 
 /// Builds (or reuses) the Maglev table for `addresses` (canonical order, distinct, non-empty).
+/// The size [`maglev_table`] builds for `active` equal-weight backends when the Service asks
+/// for `size`: that size when it is valid for them, the default size otherwise.
+fn table_size_for(size: Option<u32>, active: usize) -> u32 {
+    match size {
+        Some(m) if maglev::validate_table_size(m, active).is_ok() => m,
+        _ => maglev::default_table_size(active),
+    }
+}
+
 fn maglev_table(
     cache: &mut BTreeMap<TableKey, Arc<Maglev>>,
     size: Option<u32>,
@@ -615,13 +624,18 @@ fn build_plan(
         for port in &old.ports {
             for pool in [&port.cluster, &port.local] {
                 if let Some(table) = &pool.maglev {
-                    let keys = pool
+                    let keys: Vec<[u8; 16]> = pool
                         .members
                         .iter()
                         .filter_map(|&i| port.backends.get(i as usize))
                         .map(|b| ip_key(b.address))
                         .collect();
-                    cache.insert((service.maglev_table_size, keys), table.clone());
+                    // Reused only if it has the size this Service asks for now: the old plan
+                    // may have been built with another `maglev_table_size`.
+                    let size = table_size_for(service.maglev_table_size, keys.len());
+                    if table.size() == size {
+                        cache.insert((service.maglev_table_size, keys), table.clone());
+                    }
                 }
             }
         }

@@ -1468,3 +1468,57 @@ fn frontend_burst_answers_as_frontend_does() {
     assert_eq!(snap.frontend_burst(&[], &mut out), 0);
     assert_eq!(snap.frontend_burst(&queries, &mut []), 0);
 }
+
+#[test]
+fn a_changed_maglev_table_size_rebuilds_the_table() {
+    // The old plan's tables are reused only at the size the Service asks for now: changing
+    // maglev_table_size (and back) gives the table a fresh catalog builds for the same objects.
+    let size = |s: &Snapshot, id: &ObjectRef| {
+        s.service(id).unwrap().ports[0]
+            .cluster
+            .maglev
+            .as_ref()
+            .unwrap()
+            .size()
+    };
+    let mut svc = Service {
+        cluster_ips: ClusterIps::Assigned(vec![ip("10.96.0.1")]),
+        ports: vec![ServicePort::tcp(80)],
+        ..Service::new("default", "web")
+    };
+    let slice = EndpointSlice {
+        ports: vec![EndpointPort::new("", Protocol::Tcp, 8080)],
+        endpoints: vec![
+            Endpoint::new(ip("10.244.0.1")),
+            Endpoint::new(ip("10.244.0.2")),
+        ],
+        ..EndpointSlice::new("s", IpFamily::V4)
+    };
+    let mut c = Catalog::new(NodeConfig::new("n")).unwrap();
+    c.upsert_service(svc.clone()).unwrap();
+    c.replace_endpoints(&svc.id, vec![slice.clone()]).unwrap();
+    assert_eq!(size(&c.compile(), &svc.id), 251);
+    for (pinned, want) in [(Some(65_537), 65_537), (None, 251), (Some(1_009), 1_009)] {
+        svc.maglev_table_size = pinned;
+        c.upsert_service(svc.clone()).unwrap();
+        let snap = c.compile();
+        assert_eq!(size(&snap, &svc.id), want, "{pinned:?}");
+        // What a fresh catalog builds from the same objects.
+        let mut fresh = Catalog::new(NodeConfig::new("n")).unwrap();
+        fresh.upsert_service(svc.clone()).unwrap();
+        fresh
+            .replace_endpoints(&svc.id, vec![slice.clone()])
+            .unwrap();
+        let fresh = fresh.compile();
+        let table = |s: &Snapshot| {
+            s.service(&svc.id).unwrap().ports[0]
+                .cluster
+                .maglev
+                .as_ref()
+                .unwrap()
+                .table()
+                .to_vec()
+        };
+        assert_eq!(table(&snap), table(&fresh), "{pinned:?}");
+    }
+}
