@@ -434,6 +434,12 @@ fn get<'v>(m: &'v Map<String, Value>, key: &str) -> Option<&'v Value> {
     m.get(key).filter(|v| !v.is_null())
 }
 
+/// [`get`] of a field the API server defaults when it is empty: `""` counts as unset
+/// (`SetDefaults_Service`: type, sessionAffinity, a port's protocol).
+fn get_defaulted<'v>(m: &'v Map<String, Value>, key: &str) -> Option<&'v Value> {
+    get(m, key).filter(|v| !matches!(v, Value::String(s) if s.is_empty()))
+}
+
 /// The path of `key` inside `path`.
 fn at(path: &str, key: &str) -> String {
     if path.is_empty() {
@@ -574,7 +580,7 @@ impl Cx {
     }
 
     fn protocol(&self, m: &Map<String, Value>, path: &str) -> Result<Protocol, LoadError> {
-        Ok(match get(m, "protocol") {
+        Ok(match get_defaulted(m, "protocol") {
             None => Protocol::Tcp,
             Some(v) => match self.choice(v, &at(path, "protocol"), PROTOCOLS)? {
                 0 => Protocol::Tcp,
@@ -721,7 +727,7 @@ fn service_from(m: &Map<String, Value>) -> Result<Service, LoadError> {
         Some(v) => cx.obj(v, "spec")?,
         None => &empty,
     };
-    if let Some(v) = get(spec, "type") {
+    if let Some(v) = get_defaulted(spec, "type") {
         service.service_type = match cx.choice(v, "spec.type", SERVICE_TYPES)? {
             0 => ServiceType::ClusterIp,
             1 => ServiceType::NodePort,
@@ -780,12 +786,21 @@ fn service_from(m: &Map<String, Value>) -> Result<Service, LoadError> {
             service.load_balancer_source_ranges.push(cidr);
         }
     }
-    if let Some(v) = get(spec, "sessionAffinity") {
-        if cx.choice(v, "spec.sessionAffinity", AFFINITIES)? == 1 {
-            service.session_affinity = SessionAffinity::ClientIp {
-                timeout_seconds: affinity_timeout(&cx, spec)?,
-            };
-        }
+    let client_ip = match get_defaulted(spec, "sessionAffinity") {
+        Some(v) => cx.choice(v, "spec.sessionAffinity", AFFINITIES)? == 1,
+        None => false,
+    };
+    if client_ip {
+        service.session_affinity = SessionAffinity::ClientIp {
+            timeout_seconds: affinity_timeout(&cx, spec)?,
+        };
+    } else if get(spec, "sessionAffinityConfig").is_some() {
+        return Err(cx.err(
+            "spec.sessionAffinityConfig",
+            Reason::Invalid(ErrorKind::Forbidden(
+                "must not be set when sessionAffinity is None",
+            )),
+        ));
     }
     for (key, field) in [
         (
@@ -871,8 +886,8 @@ fn service_port(cx: &Cx, v: &Value, path: &str) -> Result<ServicePort, LoadError
             return Err(cx.err(at(path, "port"), Reason::Invalid(ErrorKind::Required)));
         }
     };
-    // Absent or 0, targetPort defaults to port (the API server's defaulting).
-    let target_port = match get(m, "targetPort") {
+    // Absent, 0 or "", targetPort defaults to port (the API server's defaulting).
+    let target_port = match get_defaulted(m, "targetPort") {
         None => TargetPort::Number(port),
         Some(Value::String(s)) => TargetPort::Name(s.clone()),
         Some(v) => match cx.port(v, &at(path, "targetPort")) {

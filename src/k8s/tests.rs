@@ -479,3 +479,53 @@ fn defaults_follow_the_api() {
     );
     assert_eq!(s.session_affinity, SessionAffinity::client_ip());
 }
+
+#[test]
+fn empty_strings_the_api_server_defaults_load_as_the_defaults() {
+    // SetDefaults_Service: type "" is ClusterIP, sessionAffinity "" is None, a port's protocol
+    // "" is TCP, targetPort "" is the port. Each loads exactly like the field left out.
+    let base = service("default", "web", "10.96.1.9");
+    let mut plain = catalog();
+    Loader::new().apply_json(&mut plain, &bytes(&base)).unwrap();
+    let id = ObjectRef::new("default", "web");
+    let want = plain.service(&id).cloned().unwrap();
+    let edits: [&dyn Fn(&mut Value); 4] = [
+        &|d| d["spec"]["type"] = json!(""),
+        &|d| d["spec"]["sessionAffinity"] = json!(""),
+        &|d| d["spec"]["ports"][0]["protocol"] = json!(""),
+        &|d| d["spec"]["ports"][0]["targetPort"] = json!(""),
+    ];
+    for (i, edit) in edits.iter().enumerate() {
+        let mut doc = base.clone();
+        edit(&mut doc);
+        let mut c = catalog();
+        Loader::new()
+            .apply_json(&mut c, &bytes(&doc))
+            .unwrap_or_else(|e| panic!("edit {i}: {e}"));
+        let mut expect = want.clone();
+        if i == 3 {
+            expect.ports[0].target_port = TargetPort::Number(80);
+        }
+        assert_eq!(c.service(&id), Some(&expect), "edit {i}");
+    }
+}
+
+#[test]
+fn session_affinity_config_without_client_ip_affinity_is_refused() {
+    // validation.go: sessionAffinityConfig is forbidden unless sessionAffinity is ClientIP.
+    for affinity in [json!("None"), json!(""), Value::Null] {
+        let mut doc = service("default", "web", "10.96.1.9");
+        doc["spec"]["sessionAffinity"] = affinity.clone();
+        doc["spec"]["sessionAffinityConfig"] = json!({"clientIP": {"timeoutSeconds": 100}});
+        let mut c = catalog();
+        let e = Loader::new().apply_json(&mut c, &bytes(&doc)).unwrap_err();
+        assert_eq!(e.field, "spec.sessionAffinityConfig", "{affinity}");
+        assert!(c.is_empty(), "a refused document changes nothing");
+    }
+    let mut doc = service("default", "web", "10.96.1.9");
+    doc["spec"]["sessionAffinity"] = json!("ClientIP");
+    doc["spec"]["sessionAffinityConfig"] = json!({"clientIP": {"timeoutSeconds": 100}});
+    Loader::new()
+        .apply_json(&mut catalog(), &bytes(&doc))
+        .unwrap();
+}
