@@ -503,12 +503,11 @@ impl Catalog {
     }
 }
 
-/// Key of a Maglev table: the requested size and the pool's addresses in canonical order.
-type TableKey = (Option<u32>, Vec<[u8; 16]>);
+/// Key of a Maglev table: its size and the pool's addresses in canonical order.
+type TableKey = (u32, Vec<[u8; 16]>);
 
-/// Builds (or reuses) the Maglev table for `addresses` (canonical order, distinct, non-empty).
-/// The size [`maglev_table`] builds for `active` equal-weight backends when the Service asks
-/// for `size`: that size when it is valid for them, the default size otherwise.
+/// The size of the Maglev table for `active` equal-weight backends when the Service asks for
+/// `size`: that size when it is valid for them, the default size otherwise.
 fn table_size_for(size: Option<u32>, active: usize) -> u32 {
     match size {
         Some(m) if maglev::validate_table_size(m, active).is_ok() => m,
@@ -516,25 +515,20 @@ fn table_size_for(size: Option<u32>, active: usize) -> u32 {
     }
 }
 
+/// Builds (or reuses) the Maglev table for `addresses` (canonical order, distinct, non-empty).
 fn maglev_table(
     cache: &mut BTreeMap<TableKey, Arc<Maglev>>,
     size: Option<u32>,
     keys: Vec<[u8; 16]>,
     seed: u64,
 ) -> Option<Arc<Maglev>> {
-    let key = (size, keys);
+    let key = (table_size_for(size, keys.len()), keys);
     if let Some(table) = cache.get(&key) {
         return Some(table.clone());
     }
     let backends: Vec<maglev::Backend> =
         key.1.iter().map(|k| maglev::Backend::new(*k, 1)).collect();
-    let built = match size {
-        Some(m) => {
-            Maglev::build_with_size(&backends, seed, m).or_else(|_| Maglev::build(&backends, seed))
-        }
-        None => Maglev::build(&backends, seed),
-    };
-    let table = Arc::new(built.ok()?);
+    let table = Arc::new(Maglev::build_with_size(&backends, seed, key.0).ok()?);
     cache.insert(key, table.clone());
     Some(table)
 }
@@ -624,18 +618,15 @@ fn build_plan(
         for port in &old.ports {
             for pool in [&port.cluster, &port.local] {
                 if let Some(table) = &pool.maglev {
-                    let keys: Vec<[u8; 16]> = pool
+                    let keys = pool
                         .members
                         .iter()
                         .filter_map(|&i| port.backends.get(i as usize))
                         .map(|b| ip_key(b.address))
                         .collect();
-                    // Reused only if it has the size this Service asks for now: the old plan
-                    // may have been built with another `maglev_table_size`.
-                    let size = table_size_for(service.maglev_table_size, keys.len());
-                    if table.size() == size {
-                        cache.insert((service.maglev_table_size, keys), table.clone());
-                    }
+                    // Keyed by the size it was built with: reused only where that is still
+                    // the size asked for.
+                    cache.insert((table.size(), keys), table.clone());
                 }
             }
         }
