@@ -1,7 +1,7 @@
 //! Weighted Maglev consistent hashing (Eisenbud et al., "Maglev: A Fast and Reliable Software
 //! Network Load Balancer", NSDI 2016, §3.4).
 //!
-//! A [`Maglev`] table maps a flow hash to a backend in O(1) (`hash % M`), spreads slots over
+//! A [`Maglev`] table maps a flow hash to a backend in O(1) (`(hash * M) >> 64`), spreads slots over
 //! backends in proportion to their weights, and when one backend leaves, moves few slots that did
 //! not belong to it. Every node of a cluster builds the identical table from the same backend
 //! set and seed (DESIGN.md, invariants 3 and 6), so the construction below is specified exactly
@@ -49,8 +49,14 @@
 //! `|A| * w_a / W` (a shortfall of at most `|A| / M` of its share: 1% at the default size), and
 //! never fewer than one (every active backend has a turn at time 0 and `M >= |A|`).
 //!
-//! **Lookup.** `table[hash % M]`, the canonical index of the chosen backend. The caller computes
-//! `hash` (for flows, [`crate::hash::flow_hash`] with the same cluster-wide seed).
+//! **Lookup.** `table[(hash * M) >> 64]` (the 128-bit product of the 64-bit hash and `M`, its
+//! high half: the hash scaled into `0..M`), the canonical index of the chosen backend. The caller
+//! computes `hash` (for flows, [`crate::hash::flow_hash`] with the same cluster-wide seed). The
+//! paper takes `hash % M`; the two are equally uniform over a well-mixed 64-bit hash (every slot
+//! gets `⌊2^64 / M⌋` or `⌈2^64 / M⌉` of the hash values), and the scaling is one multiplication
+//! where the remainder is a 64-bit division, ~15 cycles on the new-flow path's dependent chain
+//! (flow hash, slot, backend). Implementations that must agree with svcplane on a flow's backend
+//! use this scaling.
 //!
 //! The tests `golden_table_*` pin tables down (their first entries, slot counts and an XXH64 of
 //! the whole table), with values produced by `tools/maglev_reference.py`, an independent Python
@@ -300,6 +306,13 @@ fn validate_backends(backends: &[Backend]) -> Result<usize, MaglevError> {
     Ok(backends.iter().filter(|b| b.weight > 0).count())
 }
 
+/// The slot of `hash` in a table of `m` slots: `(hash * m) >> 64`, in `0..m` for any `m > 0`
+/// (and 0 for `m == 0`, which no lookup indexes with).
+#[inline(always)]
+fn scale(hash: u64, m: usize) -> usize {
+    ((u128::from(hash) * m as u128) >> 64) as usize
+}
+
 /// A weighted Maglev lookup table: `M` slots (a prime), each the canonical index of a backend.
 ///
 /// Built on the control path by [`Maglev::build`]; [`Maglev::lookup`] is O(1), allocation-free
@@ -366,29 +379,26 @@ impl Maglev {
     }
 
     /// The backend (canonical index into the list the table was built from) for a flow hash:
-    /// `table[hash % M]`. `None` when no backend has weight > 0.
+    /// `table[(hash * M) >> 64]` (see the module docs). `None` when no backend has weight > 0.
     #[inline]
     pub fn lookup(&self, hash: u64) -> Option<u16> {
-        let slot = hash.checked_rem(self.table.len() as u64)?;
-        self.table.get(slot as usize).copied()
+        self.table.get(scale(hash, self.table.len())).copied()
     }
 
     /// Starts loading the table slot of `hash` (a burst's early stage).
     #[inline]
     pub(crate) fn prefetch(&self, hash: u64) {
-        if let Some(slot) = hash
-            .checked_rem(self.table.len() as u64)
-            .and_then(|s| self.table.get(s as usize))
-        {
+        if let Some(slot) = self.table.get(scale(hash, self.table.len())) {
             crate::prefetch::prefetch(slot);
         }
     }
 
-    /// The slot a flow hash falls in (`hash % M`), for explaining a choice; `None` when the table
-    /// is empty.
+    /// The slot a flow hash falls in (`(hash * M) >> 64`), for explaining a choice; `None` when
+    /// the table is empty.
     #[inline]
     pub fn slot(&self, hash: u64) -> Option<u32> {
-        hash.checked_rem(self.table.len() as u64).map(|s| s as u32)
+        let m = self.table.len();
+        (m > 0).then(|| scale(hash, m) as u32)
     }
 
     /// The table size `M` (a prime), or 0 when no backend has weight > 0 (nothing is allocated).
@@ -1372,17 +1382,38 @@ mod tests {
     }
 
     #[test]
-    fn lookup_is_table_at_hash_mod_m() {
+    fn lookup_is_the_table_at_the_hash_scaled_to_m() {
         let b = pods(7, 2);
         let t = Maglev::build(&b, 8).unwrap();
-        let m = u64::from(t.size());
+        let m = u128::from(t.size());
+        // The slot s of hash h is the one with s * 2^64 <= h * M < (s + 1) * 2^64.
+        let check = |h: u64| {
+            let s = u128::from(t.slot(h).unwrap());
+            assert!(s < m, "{h:#x}");
+            assert!(s << 64 <= u128::from(h) * m, "{h:#x}");
+            assert!(u128::from(h) * m < (s + 1) << 64, "{h:#x}");
+            assert_eq!(t.lookup(h), Some(t.table()[s as usize]), "{h:#x}");
+        };
         let mut rng = Rng(4);
         for _ in 0..1000 {
-            let h = rng.next();
-            assert_eq!(t.slot(h), Some((h % m) as u32));
-            assert_eq!(t.lookup(h), Some(t.table()[(h % m) as usize]));
+            check(rng.next());
         }
-        assert_eq!(t.lookup(u64::MAX), Some(t.table()[(u64::MAX % m) as usize]));
+        for h in [0, 1, u64::MAX, u64::MAX / 2, (1 << 63) + 1] {
+            check(h);
+        }
+        assert_eq!(t.slot(0), Some(0));
+        assert_eq!(u128::from(t.slot(u64::MAX).unwrap()), m - 1);
+        // Every slot is reached by a run of ⌊2^64 / M⌋ or ⌈2^64 / M⌉ consecutive hashes: the
+        // first hash of slot s is ⌈s * 2^64 / M⌉, and the one before it lands in slot s - 1.
+        let mut first = 0u128;
+        for s in 1..m {
+            let next = (s << 64).div_ceil(m);
+            assert_eq!(u128::from(t.slot(next as u64).unwrap()), s);
+            assert_eq!(u128::from(t.slot(next as u64 - 1).unwrap()), s - 1);
+            let width = next - first;
+            assert!(width == (1u128 << 64) / m || width == (1u128 << 64) / m + 1);
+            first = next;
+        }
         assert_eq!(t.seed(), 8);
     }
 
