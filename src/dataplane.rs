@@ -825,7 +825,9 @@ impl Worker {
         };
         let now = meta.now();
         if p.kind == Kind::Fragment {
-            if let Some((src, dst)) = self.fragments.get(&frag_key(&p), now) {
+            if let Some(fragments::Decision { src, dst, .. }) =
+                self.fragments.get(&frag_key(&p), now)
+            {
                 e.verdict = Verdict::Forward;
                 e.rule = Rule::FragmentOfTracked;
                 e.backend = Some((dst, 0));
@@ -979,14 +981,18 @@ impl Worker {
         };
         let now = meta.now();
         if p.kind == Kind::Fragment {
-            if let Some((src, dst)) = self.fragments.get(&frag_key(&p), now) {
+            if let Some(d) = self.fragments.get(&frag_key(&p), now) {
                 let rw = Rewrite {
-                    src_addr: Some(src),
-                    dst_addr: Some(dst),
+                    src_addr: Some(d.src),
+                    dst_addr: Some(d.dst),
                     ..Rewrite::default()
                 };
                 return match nat::apply(pkt, &p, &rw) {
-                    Ok(()) => Verdict::Forward,
+                    Ok(()) => {
+                        // Counted for the first fragment's backend, as the first fragment was.
+                        self.last_backend = d.backend;
+                        Verdict::Forward
+                    }
                     Err(_) => Verdict::Invalid,
                 };
             }
@@ -995,7 +1001,12 @@ impl Worker {
         if verdict == Verdict::Forward && p.fragment.is_some_and(|f| f.offset == 0) {
             // A first fragment: remember where it went, for the datagram's later fragments.
             if let Some((src, dst)) = addresses(pkt, p.family) {
-                self.fragments.insert(frag_key(&p), src, dst, now);
+                let decision = fragments::Decision {
+                    src,
+                    dst,
+                    backend: self.last_backend,
+                };
+                self.fragments.insert(frag_key(&p), decision, now);
             }
         }
         verdict

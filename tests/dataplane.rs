@@ -999,6 +999,33 @@ fn later_fragments_follow_their_first_fragment() {
         assert_eq!(w.process(&snap, &mut later, &at(2)), Verdict::Forward);
         verify_checksums(&first).unwrap();
         verify_checksums(&later).unwrap();
+        // Both fragments are counted for the backend, as packets and as bytes.
+        let c = w.backend_count(t.dst, t.dst_port).unwrap();
+        assert_eq!(c.to_backend.packets, 2, "{client}");
+        assert_eq!(c.to_backend.bytes, (first.len() + later.len()) as u64);
+
+        // A fragmented reply: its later fragment follows the first back to the client, and
+        // both are counted as the backend's replies.
+        let mut r = udp(
+            &t.dst.to_string(),
+            t.dst_port,
+            &t.src.to_string(),
+            t.src_port,
+        );
+        r.payload = (0..40u8).collect();
+        r.ident = 0x4343;
+        let rl4 = r.l4();
+        let mut rfirst = r.packet_with(&rl4[..24], Some((0, true)));
+        let mut rlater = r.packet_with(&rl4[24..], Some((24, false)));
+        assert_eq!(w.process(&snap, &mut rfirst, &at(3)), Verdict::Forward);
+        assert_eq!(w.process(&snap, &mut rlater, &at(3)), Verdict::Forward);
+        assert_eq!(tuple(&rfirst).dst, ip(client));
+        let back = moved(&r, ip("10.96.0.10"), 53, ip(client), 5353);
+        let bl4 = back.l4();
+        assert_eq!(rlater, back.packet_with(&bl4[24..], Some((24, false))));
+        let c = w.backend_count(t.dst, t.dst_port).unwrap();
+        assert_eq!(c.from_backend.packets, 2, "{client}");
+        assert_eq!(c.from_backend.bytes, (rfirst.len() + rlater.len()) as u64);
 
         // The oracle's fragments of the translated datagram, byte for byte.
         let translated = moved(&s, t.src, t.src_port, t.dst, t.dst_port);

@@ -42,8 +42,24 @@ struct Slot {
     key: FragKey,
     new_src: IpAddr,
     new_dst: IpAddr,
+    backend: Option<Backend>,
     expires: u32,
     live: bool,
+}
+
+/// The backend a datagram's packets are counted for: its key, its port and whether they go
+/// towards it (the worker's per-backend counters).
+pub(crate) type Backend = ([u8; 16], u16, bool);
+
+/// What the first fragment of a datagram was rewritten to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Decision {
+    /// The new source address.
+    pub src: IpAddr,
+    /// The new destination address.
+    pub dst: IpAddr,
+    /// The backend its packets are counted for.
+    pub backend: Option<Backend>,
 }
 
 impl Default for Slot {
@@ -53,6 +69,7 @@ impl Default for Slot {
             key: FragKey::default(),
             new_src: none,
             new_dst: none,
+            backend: None,
             expires: 0,
             live: false,
         }
@@ -93,8 +110,8 @@ impl Fragments {
         start..(start + WAYS).min(self.slots.len())
     }
 
-    /// The addresses the datagram's first fragment was rewritten to, if known and fresh.
-    pub fn get(&self, key: &FragKey, now: u32) -> Option<(IpAddr, IpAddr)> {
+    /// What the datagram's first fragment was rewritten to, if known and fresh.
+    pub fn get(&self, key: &FragKey, now: u32) -> Option<Decision> {
         if self.slots.is_empty() {
             return None;
         }
@@ -102,11 +119,15 @@ impl Fragments {
             .get(self.set(key))?
             .iter()
             .find(|s| s.live && s.key == *key && now < s.expires)
-            .map(|s| (s.new_src, s.new_dst))
+            .map(|s| Decision {
+                src: s.new_src,
+                dst: s.new_dst,
+                backend: s.backend,
+            })
     }
 
     /// Remembers the first fragment's rewrite.
-    pub fn insert(&mut self, key: FragKey, new_src: IpAddr, new_dst: IpAddr, now: u32) {
+    pub fn insert(&mut self, key: FragKey, decision: Decision, now: u32) {
         if self.slots.is_empty() {
             return;
         }
@@ -127,8 +148,9 @@ impl Fragments {
         if let Some(slot) = pick.and_then(|i| set.get_mut(i)) {
             *slot = Slot {
                 key,
-                new_src,
-                new_dst,
+                new_src: decision.src,
+                new_dst: decision.dst,
+                backend: decision.backend,
                 expires: now.saturating_add(FRAGMENT_TIMEOUT),
                 live: true,
             };
