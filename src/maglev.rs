@@ -78,10 +78,9 @@
 //! the build is a working table of the next power of two ≥ M entries of 2 bytes (indices
 //! masked, so the probe loops need no bounds checks), a few words per backend and up to 8 bytes
 //! per turn of the replayed cycle. At `M = 65537` with 1,000 equal-weight backends a build
-//! takes about 0.85 ms on the 2-core development machine (about 1.05 ms before the speculative
-//! cycles),
-//! over 500 times faster than the `maglev` crate; the 0.5 ms is not reached (see
-//! `BENCHMARKS.md`).
+//! takes 0.64 ms on the 2-core development machine when it is quiet, 0.8–0.85 ms when it is
+//! shared (about 1.05 ms before the speculative cycles), over 500 times faster than the
+//! `maglev` crate; the 0.5 ms is not reached (see `BENCHMARKS.md`).
 //! Nothing here panics: every bad input is a [`MaglevError`].
 
 use alloc::boxed::Box;
