@@ -27,8 +27,17 @@
 //!
 //! Defaults ([`Timeouts::default`]) are the kernel's, with kube-proxy's settings where kube-proxy
 //! changes them (SEMANTICS.md §7): TCP established 86,400 s and close-wait 3,600 s (kube-proxy),
-//! SYN sent 120 s, both FINs seen (time-wait) 120 s, after a RST 10 s; UDP 30 s until a reply is
-//! seen, then 120 s; SCTP 30 s unreplied, 210 s established; ICMP echo 30 s.
+//! SYN sent 120 s, SYN-ACK seen (SYN_RECV) 60 s, a FIN not answered yet (FIN_WAIT) 120 s, both
+//! FINs seen (time-wait) 120 s, after a RST 10 s; UDP 30 s until a reply is seen and after a
+//! single reply, then 120 s; SCTP 30 s unreplied, 210 s established; ICMP echo 30 s.
+//!
+//! TCP closes as the kernel's tracker sees them, without its sequence-number checks: a FIN
+//! moves an open connection to FIN_WAIT; a packet with ACK from the other side then makes it
+//! half-closed (close-wait, the hour kube-proxy sets so that half-closed connections survive),
+//! the other side's FIN closes it both ways (time-wait). The kernel takes an ACK from either
+//! side as the answer; here only the other side's counts (the side that sent the FIN keeps
+//! acknowledging data it receives, which says nothing about its peer). The kernel's LAST_ACK
+//! (30 s between the second FIN and the last ACK) is folded into time-wait's 120 s.
 
 use alloc::vec::Vec;
 use core::fmt;
@@ -119,9 +128,10 @@ pub enum State {
     /// backend answered without a SYN). UDP: packets after the first reply (the kernel's
     /// "stream"). SCTP, ICMP: a reply was seen.
     Established = 1,
-    /// TCP: a FIN from the client only (half-closed; kube-proxy's close-wait timeout).
+    /// TCP: a FIN from the client only, answered by the backend (half-closed: the kernel's
+    /// CLOSE_WAIT, kube-proxy's close-wait timeout).
     FinFromClient = 2,
-    /// TCP: a FIN from the backend only (half-closed; kube-proxy's close-wait timeout).
+    /// TCP: a FIN from the backend only, answered by the client (CLOSE_WAIT).
     FinFromBackend = 3,
     /// TCP: FINs in both directions.
     FinBoth = 4,
@@ -131,6 +141,11 @@ pub enum State {
     /// a flood of spoofed SYNs does not hold entries for the established timeout). UDP: one
     /// reply seen and nothing since (still the unreplied timeout, as in the kernel).
     Replied = 6,
+    /// TCP: a FIN from the client that the backend has not answered yet (the kernel's
+    /// FIN_WAIT, 120 s: a peer that is gone does not hold the entry for the close-wait hour).
+    FinWaitClient = 7,
+    /// TCP: a FIN from the backend that the client has not answered yet (FIN_WAIT).
+    FinWaitBackend = 8,
 }
 
 /// Timeouts in seconds, per protocol and state.
@@ -142,7 +157,9 @@ pub struct Timeouts {
     pub tcp_syn_recv: u32,
     /// TCP established.
     pub tcp_established: u32,
-    /// TCP after a FIN in one direction.
+    /// TCP after a FIN in one direction, before the other side answers.
+    pub tcp_fin_wait: u32,
+    /// TCP after a FIN in one direction that the other side answered.
     pub tcp_close_wait: u32,
     /// TCP after FINs in both directions.
     pub tcp_time_wait: u32,
@@ -166,6 +183,7 @@ impl Default for Timeouts {
             tcp_syn: 120,
             tcp_syn_recv: 60,
             tcp_established: 86_400,
+            tcp_fin_wait: 120,
             tcp_close_wait: 3_600,
             tcp_time_wait: 120,
             tcp_closed: 10,
@@ -186,6 +204,7 @@ impl Timeouts {
             (ip_protocol::TCP, State::New) => self.tcp_syn,
             (ip_protocol::TCP, State::Replied) => self.tcp_syn_recv,
             (ip_protocol::TCP, State::Established) => self.tcp_established,
+            (ip_protocol::TCP, State::FinWaitClient | State::FinWaitBackend) => self.tcp_fin_wait,
             (ip_protocol::TCP, State::FinFromClient | State::FinFromBackend) => self.tcp_close_wait,
             (ip_protocol::TCP, State::FinBoth) => self.tcp_time_wait,
             (ip_protocol::TCP, State::Closed) => self.tcp_closed,
@@ -556,13 +575,23 @@ impl Conntrack {
                 // nothing: it must not buy the hour-long close-wait timeout.
                 State::Replied | State::Established if tcp_flags & FIN != 0 => {
                     if reply {
-                        State::FinFromBackend
+                        State::FinWaitBackend
                     } else {
-                        State::FinFromClient
+                        State::FinWaitClient
                     }
                 }
-                State::FinFromClient if reply && tcp_flags & FIN != 0 => State::FinBoth,
-                State::FinFromBackend if !reply && tcp_flags & FIN != 0 => State::FinBoth,
+                // The other side's FIN closes both ways; its ACK (without a FIN) answers the
+                // FIN: the half-closed connection gets the close-wait timeout. Packets from the
+                // side that sent the FIN (a retransmitted FIN, ACKs of data it still receives)
+                // change nothing.
+                State::FinWaitClient | State::FinFromClient if reply && tcp_flags & FIN != 0 => {
+                    State::FinBoth
+                }
+                State::FinWaitBackend | State::FinFromBackend if !reply && tcp_flags & FIN != 0 => {
+                    State::FinBoth
+                }
+                State::FinWaitClient if reply && tcp_flags & ACK != 0 => State::FinFromClient,
+                State::FinWaitBackend if !reply && tcp_flags & ACK != 0 => State::FinFromBackend,
                 // The client's ACK of the SYN-ACK (not a retransmitted SYN).
                 State::Replied if !reply && tcp_flags & (SYN | ACK) == ACK => State::Established,
                 s => s,
@@ -1033,10 +1062,16 @@ mod tests {
         assert!(ct.lookup(&k, 119 + 59).is_some());
         assert_eq!(ct.touch(id, o, 0x10, 119), Some(State::Established));
         assert!(ct.lookup(&k, 119 + 86_399).is_some());
-        assert_eq!(ct.touch(id, o, 0x11, 200_000), Some(State::FinFromClient));
-        // A FIN from the same side again does not close it.
-        assert_eq!(ct.touch(id, o, 0x11, 200_000), Some(State::FinFromClient));
-        assert!(ct.lookup(&k, 200_000 + 3_599).is_some());
+        // The client's FIN: FIN_WAIT (120 s) until the backend answers.
+        assert_eq!(ct.touch(id, o, 0x11, 200_000), Some(State::FinWaitClient));
+        // A FIN or an ACK from the same side again changes nothing.
+        assert_eq!(ct.touch(id, o, 0x11, 200_000), Some(State::FinWaitClient));
+        assert_eq!(ct.touch(id, o, 0x10, 200_000), Some(State::FinWaitClient));
+        assert!(ct.lookup(&k, 200_000 + 119).is_some());
+        // The backend's ACK: half-closed, kube-proxy's close-wait hour.
+        assert_eq!(ct.touch(id, r, 0x10, 200_100), Some(State::FinFromClient));
+        assert_eq!(ct.touch(id, o, 0x10, 200_100), Some(State::FinFromClient));
+        assert!(ct.lookup(&k, 200_100 + 3_599).is_some());
         assert_eq!(ct.touch(id, r, 0x11, 203_000), Some(State::FinBoth));
         assert!(ct.lookup(&k, 203_119).is_some());
         assert!(ct.lookup(&k, 203_120).is_none(), "time-wait is 120 s");
@@ -1052,6 +1087,23 @@ mod tests {
         assert_eq!(ct.touch(id2, r, 0x04, 5), Some(State::Closed));
         assert!(ct.lookup(&k, 14).is_some());
         assert!(ct.lookup(&k, 15).is_none(), "10 s after a RST");
+
+        // A FIN nobody answers (the peer is gone): the entry lasts 120 s, not the hour.
+        let g = FlowKey::new(6, v4(5), 40000, v4(100), 80);
+        let id = ct.insert(Flow::new(g, v4(20), 8080, 0)).unwrap();
+        assert_eq!(ct.touch(id, r, 0x12, 0), Some(State::Replied));
+        assert_eq!(ct.touch(id, o, 0x10, 0), Some(State::Established));
+        assert_eq!(ct.touch(id, r, 0x11, 10), Some(State::FinWaitBackend));
+        assert!(ct.lookup(&g, 10 + 119).is_some());
+        assert!(ct.lookup(&g, 10 + 120).is_none(), "FIN_WAIT is 120 s");
+        // A FIN answered by the other side's FIN at once (FIN|ACK both ways): time-wait.
+        let id = ct.insert(Flow::new(g, v4(20), 8080, 0)).unwrap();
+        assert_eq!(ct.touch(id, r, 0x12, 0), Some(State::Replied));
+        assert_eq!(ct.touch(id, o, 0x10, 0), Some(State::Established));
+        assert_eq!(ct.touch(id, r, 0x11, 1), Some(State::FinWaitBackend));
+        assert_eq!(ct.touch(id, o, 0x11, 1), Some(State::FinBoth));
+        assert!(ct.lookup(&g, 1 + 119).is_some());
+        assert!(ct.lookup(&g, 1 + 120).is_none(), "time-wait is 120 s");
 
         // SYN+FIN, or a FIN before the handshake, keeps the SYN timeout (120 s).
         let f = FlowKey::new(6, v4(4), 40000, v4(100), 80);
