@@ -50,6 +50,7 @@ impl BackendCounters {
         }
     }
 
+    #[inline]
     pub fn add(&mut self, key: &[u8; 16], port: u16, to_backend: bool, bytes: usize) {
         let entry = self.entry(key, port);
         let c = if to_backend {
@@ -61,6 +62,7 @@ impl BackendCounters {
         c.bytes += bytes as u64;
     }
 
+    #[inline]
     fn entry(&mut self, key: &[u8; 16], port: u16) -> &mut BackendCount {
         let n = self.slots.len();
         if n == 0 {
