@@ -614,21 +614,21 @@ impl NodeConfig {
         self.node_ips.contains(&ip)
     }
 
-    /// The node addresses of `family` that NodePorts answer on, in `node_ips` order.
+    /// The node addresses of `family` that NodePorts answer on, in `node_ips` order. Never the
+    /// IPv6 loopback address, whichever option selects it (kube-proxy: "localhost NodePorts are
+    /// not supported on IPv6").
     pub fn node_port_ips(&self, family: IpFamily) -> Vec<IpAddr> {
-        let of_family = self
-            .node_ips
-            .iter()
-            .copied()
-            .filter(|ip| IpFamily::of(*ip) == family);
+        let usable =
+            |ip: &IpAddr| IpFamily::of(*ip) == family && !(ip.is_ipv6() && ip.is_loopback());
+        let of_family = self.node_ips.iter().copied().filter(usable);
         match &self.node_port_addresses {
-            NodePortAddresses::Primary => self.primary_ip(family).into_iter().collect(),
+            NodePortAddresses::Primary => {
+                self.primary_ip(family).into_iter().filter(usable).collect()
+            }
             NodePortAddresses::Cidrs(cidrs) => of_family
                 .filter(|ip| cidrs.iter().any(|c| c.contains(*ip)))
                 .collect(),
-            NodePortAddresses::All => of_family
-                .filter(|ip| !(ip.is_ipv6() && ip.is_loopback()))
-                .collect(),
+            NodePortAddresses::All => of_family.collect(),
         }
     }
 }
@@ -1202,6 +1202,31 @@ mod tests {
             ip_mode: IpMode::Proxy,
         }];
         assert!(!s.externally_accessible(&alt, IpFamily::V4), "Proxy mode");
+    }
+
+    #[test]
+    fn node_port_cidrs_never_select_ipv6_loopback() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let c = NodeConfig {
+            node_ips: vec![ip("192.168.0.10"), ip("fd00::10"), ip("::1")],
+            node_port_addresses: NodePortAddresses::Cidrs(vec!["::/0".parse().unwrap()]),
+            ..NodeConfig::new("n")
+        };
+        assert_eq!(c.node_port_ips(IpFamily::V6), [ip("fd00::10")], "never ::1");
+        let c = NodeConfig {
+            node_port_addresses: NodePortAddresses::Cidrs(vec!["::1/128".parse().unwrap()]),
+            ..c
+        };
+        assert!(c.node_port_ips(IpFamily::V6).is_empty(), "never ::1");
+        let c = NodeConfig {
+            node_ips: vec![ip("::1"), ip("fd00::10")],
+            node_port_addresses: NodePortAddresses::Primary,
+            ..c
+        };
+        assert!(
+            c.node_port_ips(IpFamily::V6).is_empty(),
+            "not as the primary either"
+        );
     }
 
     #[test]
