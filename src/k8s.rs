@@ -22,6 +22,12 @@
 //! `addressType: FQDN`, carries nothing for the packet path: it is skipped (and, if it was
 //! known, removed from its former Service).
 //!
+//! # Addresses
+//!
+//! IP addresses and CIDRs are read as kube-proxy reads them (`netutils.ParseIPSloppy`): an IPv4
+//! address whose parts have leading zeros (`10.96.0.010`, accepted by API servers before strict
+//! IP validation and still found in stored objects) is read as decimal, 10.96.0.10.
+//!
 //! # Errors and atomicity
 //!
 //! A [`LoadError`] names the object (kind, `namespace/name`, and its index in a List) and the
@@ -543,7 +549,7 @@ impl Cx {
     }
 
     fn ip(&self, v: &Value, path: &str) -> Result<IpAddr, LoadError> {
-        self.str(v, path)?.parse().map_err(|_| {
+        parse_ip_sloppy(self.str(v, path)?).ok_or_else(|| {
             self.err(
                 path,
                 Reason::Malformed {
@@ -715,6 +721,43 @@ fn deletion(m: &Map<String, Value>, default: Option<Kind>) -> Result<Op, LoadErr
     Ok(Op::Delete(kind, cx.object))
 }
 
+/// An IP address as kube-proxy parses the API's (`netutils.ParseIPSloppy`): also an IPv4
+/// address whose parts have leading zeros, read as decimal (`10.96.0.010` is 10.96.0.10). API
+/// servers accepted those before strict IP validation and keep them in stored objects; the
+/// standard parser refuses them (they would be octal to some parsers).
+fn parse_ip_sloppy(s: &str) -> Option<IpAddr> {
+    if let Ok(ip) = s.parse() {
+        return Some(ip);
+    }
+    let mut octets = [0u8; 4];
+    let mut parts = s.split('.');
+    for o in &mut octets {
+        let part = parts.next()?;
+        if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        // Any number of leading zeros; the value must fit an octet.
+        let digits = part.trim_start_matches('0');
+        *o = if digits.is_empty() {
+            0
+        } else {
+            digits.parse().ok()?
+        };
+    }
+    parts.next().is_none().then(|| IpAddr::from(octets))
+}
+
+/// A CIDR as kube-proxy parses the API's (`netutils.ParseCIDRSloppy`): its address as
+/// [`parse_ip_sloppy`] reads it.
+fn parse_cidr_sloppy(s: &str) -> Option<Cidr> {
+    if let Ok(c) = s.parse() {
+        return Some(c);
+    }
+    let (addr, len) = s.trim().split_once('/')?;
+    let addr = parse_ip_sloppy(addr)?;
+    format!("{addr}/{len}").parse().ok()
+}
+
 fn service_from(m: &Map<String, Value>) -> Result<Service, LoadError> {
     let mut cx = Cx::new("Service");
     cx.metadata(m)?;
@@ -775,7 +818,7 @@ fn service_from(m: &Map<String, Value>) -> Result<Service, LoadError> {
             .enumerate()
         {
             let path = format!("spec.loadBalancerSourceRanges[{i}]");
-            let cidr: Cidr = cx.str(r, &path)?.parse().map_err(|_| {
+            let cidr = parse_cidr_sloppy(cx.str(r, &path)?).ok_or_else(|| {
                 cx.err(
                     &path,
                     Reason::Malformed {

@@ -529,3 +529,60 @@ fn session_affinity_config_without_client_ip_affinity_is_refused() {
         .apply_json(&mut catalog(), &bytes(&doc))
         .unwrap();
 }
+
+/// Stored objects from before strict IP validation: IPv4 parts with leading zeros are read as
+/// decimal, as kube-proxy's `ParseIPSloppy` / `ParseCIDRSloppy` read them (found by a review).
+#[test]
+fn legacy_ipv4_with_leading_zeros_loads_as_decimal() {
+    let mut c = catalog();
+    let mut l = Loader::new();
+    let mut svc = service("shop", "legacy", "10.96.5.010");
+    svc["spec"]["type"] = json!("LoadBalancer");
+    svc["spec"]["externalIPs"] = json!(["203.0.113.007"]);
+    svc["spec"]["loadBalancerSourceRanges"] = json!(["198.051.100.0/24"]);
+    svc["status"] = json!({"loadBalancer": {"ingress": [{"ip": "192.000.2.10"}]}});
+    svc["spec"]["ports"][0]["nodePort"] = json!(30080);
+    svc["spec"]["ports"][1]["nodePort"] = json!(30443);
+    let sl = slice("shop", "legacy-abc", "legacy", &["10.244.2.050"]);
+    load(
+        &mut l,
+        &mut c,
+        &json!({"apiVersion": "v1", "kind": "List", "items": [svc, sl]}),
+    )
+    .expect("a stored legacy Service loads");
+    let id = ObjectRef::new("shop", "legacy");
+    let s = c.service(&id).unwrap();
+    let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+    assert_eq!(s.cluster_ip_list(), [ip("10.96.5.10")]);
+    assert_eq!(s.external_ips, [ip("203.0.113.7")]);
+    assert_eq!(
+        s.load_balancer_source_ranges,
+        ["198.51.100.0/24".parse::<Cidr>().unwrap()]
+    );
+    assert_eq!(s.load_balancer_ingress[0].ip, ip("192.0.2.10"));
+    assert_eq!(
+        c.endpoints(&id).unwrap()[0].endpoints[0].address,
+        ip("10.244.2.50")
+    );
+    let snap = c.compile();
+    assert!(snap.frontend(Protocol::Tcp, ip("10.96.5.10"), 80).is_some());
+
+    // Still refused: out of range, too few or too many parts, signs, hex, empty parts.
+    for bad in [
+        "10.96.5.256",
+        "10.96.5.0256",
+        "10.96.5",
+        "10.96.5.1.1",
+        "10.96.5.+1",
+        "10.96.5.0x1",
+        "10.96..1",
+        "10.96.5.1 ",
+    ] {
+        let err = load(&mut l, &mut c, &service("shop", "bad", bad)).unwrap_err();
+        assert!(err.field.starts_with("spec.clusterIP"), "{bad}: {err}");
+        assert!(
+            matches!(err.reason, Reason::Malformed { .. }),
+            "{bad}: {err}"
+        );
+    }
+}
