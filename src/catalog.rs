@@ -132,9 +132,9 @@ struct FrontendSpec {
 /// when an address is listed twice for one port (say as both externalIP and LB IP), the first
 /// kind in the order ClusterIP, LoadBalancer, ExternalIP wins. The plan index is
 /// `family_index * ports + port_index`.
-fn frontend_specs(service: &Service) -> Vec<FrontendSpec> {
+fn frontend_specs(config: &NodeConfig, service: &Service) -> Vec<FrontendSpec> {
     let mut out: Vec<FrontendSpec> = Vec::new();
-    if !service.is_proxied() {
+    if !service.is_proxied_by(config) {
         return out;
     }
     let n_ports = service.ports.len();
@@ -201,7 +201,7 @@ struct Claims {
     vips: Vec<((Protocol, IpAddr, u16), FieldRef)>,
 }
 
-fn claims(service: &Service) -> Claims {
+fn claims(config: &NodeConfig, service: &Service) -> Claims {
     let cluster_ips = service
         .cluster_ip_list()
         .iter()
@@ -217,7 +217,7 @@ fn claims(service: &Service) -> Claims {
     if let Some(hc) = service.health_check_node_port {
         node_ports.push((hc, FieldRef::HealthCheckNodePort));
     }
-    let vips = frontend_specs(service)
+    let vips = frontend_specs(config, service)
         .into_iter()
         .filter_map(|s| {
             s.record
@@ -344,7 +344,7 @@ impl Catalog {
             return Ok(());
         }
         let id = &service.id;
-        let new = claims(&service);
+        let new = claims(&self.config, &service);
         let conflict = |field: FieldRef, owner: &ObjectRef| {
             Error::Conflict(ValidationError {
                 object_kind: ObjectKind::Service,
@@ -372,7 +372,7 @@ impl Catalog {
         }
         // Accepted: release the old claims, take the new ones.
         if let Some(old) = self.services.get(id) {
-            let old = claims(old);
+            let old = claims(&self.config, old);
             self.release(id, &old);
         }
         for (ip, _) in new.cluster_ips {
@@ -413,7 +413,7 @@ impl Catalog {
         let Some(old) = self.services.remove(id) else {
             return false;
         };
-        let old = claims(&old);
+        let old = claims(&self.config, &old);
         self.release(id, &old);
         self.dirty.insert(id.clone());
         true
@@ -598,8 +598,9 @@ fn build_plan(
     let mut plan = ServicePlan {
         id: service.id.clone(),
         service_type: service.service_type,
-        proxied: service.is_proxied(),
+        proxied: service.is_proxied_by(config),
         cluster_ips: service.cluster_ip_list().to_vec(),
+        foreign: service.is_proxied() && !service.is_proxied_by(config),
         session_affinity: service.session_affinity,
         internal_policy: service.internal_traffic_policy,
         external_policy: service.external_traffic_policy,
@@ -609,7 +610,10 @@ fn build_plan(
         frontends: Vec::new(),
     };
     if !plan.proxied {
-        plan.cluster_ips.clear();
+        // Another proxy's Service keeps its cluster IPs: packets to them pass untouched.
+        if !plan.foreign {
+            plan.cluster_ips.clear();
+        }
         return plan;
     }
     let seed = config.maglev_seed;
@@ -712,7 +716,7 @@ fn build_plan(
         }
     }
     plan.local_ready = u32::try_from(local_ready.len()).unwrap_or(u32::MAX);
-    plan.frontends = frontend_specs(service)
+    plan.frontends = frontend_specs(config, service)
         .into_iter()
         .map(|s| s.record)
         .collect();

@@ -56,6 +56,10 @@ use crate::model::{
 /// The label that ties an EndpointSlice to its Service.
 pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
 
+/// The label naming the proxy that owns a Service's packet rules
+/// ([`Service::service_proxy_name`]); kube-proxy programs only Services without it.
+pub const SERVICE_PROXY_NAME_LABEL: &str = "service.kubernetes.io/service-proxy-name";
+
 /// The namespace of an object whose `metadata.namespace` is absent, as `kubectl` assumes.
 pub const DEFAULT_NAMESPACE: &str = "default";
 
@@ -765,6 +769,15 @@ fn service_from(m: &Map<String, Value>) -> Result<Service, LoadError> {
         id: cx.object.clone(),
         ..Service::default()
     };
+    if let Some(labels) =
+        get(m, "metadata").and_then(|v| get(cx.obj(v, "metadata").ok()?, "labels"))
+    {
+        let labels = cx.obj(labels, "metadata.labels")?;
+        if let Some(v) = get(labels, SERVICE_PROXY_NAME_LABEL) {
+            let path = format!("metadata.labels[\"{SERVICE_PROXY_NAME_LABEL}\"]");
+            service.service_proxy_name = Some(cx.str(v, &path)?.to_string());
+        }
+    }
     let empty = Map::new();
     let spec = match get(m, "spec") {
         Some(v) => cx.obj(v, "spec")?,

@@ -416,6 +416,11 @@ pub struct Service {
     /// **svcplane:** the Maglev table size for this Service (a prime); `None` lets the catalog
     /// choose from the number of backends.
     pub maglev_table_size: Option<u32>,
+    /// The `service.kubernetes.io/service-proxy-name` label: the proxy that owns this Service's
+    /// packet rules. `None` (no label) for the default proxy. A node programs the Service only
+    /// when this equals its [`NodeConfig::service_proxy_name`] (kube-proxy skips every labelled
+    /// Service); DNS answers for it either way.
+    pub service_proxy_name: Option<String>,
 }
 
 impl Service {
@@ -448,10 +453,18 @@ impl Service {
         self.service_type != ServiceType::ExternalName && self.cluster_ip_list().is_empty()
     }
 
-    /// True when svcplane programs packet rules for this Service: it is neither headless nor
-    /// ExternalName.
+    /// True when the Service has packet rules somewhere: it is neither headless nor
+    /// ExternalName. A node programs them when the Service is also its own
+    /// ([`Service::is_proxied_by`]).
     pub fn is_proxied(&self) -> bool {
         self.service_type != ServiceType::ExternalName && !self.cluster_ip_list().is_empty()
+    }
+
+    /// True when a node with `config` programs packet rules for this Service: it is proxied
+    /// ([`Service::is_proxied`]) and its `service-proxy-name` label names this node's proxy
+    /// (both absent for kube-proxy's default).
+    pub fn is_proxied_by(&self, config: &NodeConfig) -> bool {
+        self.is_proxied() && self.service_proxy_name == config.service_proxy_name
     }
 
     /// The families the Service is programmed for: those of its cluster IPs, primary first.
@@ -589,6 +602,11 @@ pub struct NodeConfig {
     /// The Maglev hash seed. It must be the same on every node so that all nodes pick the same
     /// backend for a flow.
     pub maglev_seed: u64,
+    /// The name this dataplane answers to in the `service.kubernetes.io/service-proxy-name`
+    /// label. `None` (the default) programs the Services without the label, as kube-proxy
+    /// does; `Some(name)` programs only the Services labelled `name`, as an alternative proxy
+    /// does. Packets to the cluster IPs of another proxy's Services pass untouched.
+    pub service_proxy_name: Option<String>,
 }
 
 impl NodeConfig {

@@ -343,6 +343,8 @@ pub struct ServicePlan {
     pub(crate) service_type: ServiceType,
     pub(crate) proxied: bool,
     pub(crate) cluster_ips: Vec<IpAddr>,
+    /// Proxied, but by another proxy (its `service-proxy-name` label is not this node's).
+    pub(crate) foreign: bool,
     pub(crate) session_affinity: SessionAffinity,
     pub(crate) internal_policy: TrafficPolicy,
     pub(crate) external_policy: TrafficPolicy,
@@ -402,12 +404,20 @@ impl ServicePlan {
         self.service_type
     }
 
-    /// False for headless and ExternalName Services, which have no packet rules.
+    /// False for headless and ExternalName Services, which have no packet rules, and for the
+    /// Services of another proxy ([`ServicePlan::is_foreign`]).
     pub fn is_proxied(&self) -> bool {
         self.proxied
     }
 
-    /// Its cluster IPs, primary first (empty when not proxied).
+    /// True for a Service that another proxy programs (its `service-proxy-name` label is not
+    /// this node's, [`crate::model::NodeConfig::service_proxy_name`]): no rules here, and
+    /// packets to its cluster IPs pass untouched.
+    pub fn is_foreign(&self) -> bool {
+        self.foreign
+    }
+
+    /// Its cluster IPs, primary first (empty for headless and ExternalName Services).
     pub fn cluster_ips(&self) -> &[IpAddr] {
         &self.cluster_ips
     }
@@ -829,6 +839,10 @@ impl Snapshot {
     /// the Services' ([`Lookup::NotService`]).
     pub(crate) fn service_address(&self, address: IpAddr) -> Lookup<'_> {
         if let Some(plan) = self.tables.cluster_ips.get(&AddrKey::new(address)) {
+            if plan.foreign {
+                // Another proxy's Service: allocated, and not ours to reject or drop.
+                return Lookup::NotService;
+            }
             return Lookup::UndefinedPort(plan);
         }
         if self
@@ -966,6 +980,9 @@ fn write_pool(f: &mut fmt::Formatter<'_>, name: &str, plan: &PortPlan, pool: Poo
 impl fmt::Display for ServicePlan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {}", self.id, self.service_type)?;
+        if self.foreign {
+            return writeln!(f, " (no packet rules: another proxy's Service)");
+        }
         if !self.proxied {
             return writeln!(f, " (no packet rules: headless or ExternalName)");
         }

@@ -1150,3 +1150,20 @@ fn names_over_dns_limits_are_skipped() {
     let r = ask(&zone, &svc, Type::A);
     assert_answer(&r, &[&format!("{svc}. 5 A 10.244.1.1")]);
 }
+
+/// A Service another proxy programs (`service-proxy-name` label) still has its DNS records:
+/// the label is about packet rules, and CoreDNS answers for every Service.
+#[test]
+fn services_of_another_proxy_still_answer() {
+    let s = Service {
+        cluster_ips: ClusterIps::Assigned(vec![ip("10.96.7.7")]),
+        ports: vec![ServicePort::tcp(80).named("http")],
+        service_proxy_name: Some("cilium".into()),
+        ..Service::new("shop", "elsewhere")
+    };
+    let zone = zone_with(&[(s, vec![])]);
+    let r = ask(&zone, "elsewhere.shop.svc.cluster.local", Type::A);
+    assert_eq!(r.rcode, Rcode::NOERROR);
+    assert_eq!(r.answer.len(), 1);
+    assert!(r.answer[0].ends_with("10.96.7.7"), "{:?}", r.answer);
+}

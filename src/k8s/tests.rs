@@ -586,3 +586,62 @@ fn legacy_ipv4_with_leading_zeros_loads_as_decimal() {
         );
     }
 }
+
+/// A Service labelled `service.kubernetes.io/service-proxy-name` belongs to another proxy:
+/// kube-proxy's informers skip it (`!service.kubernetes.io/service-proxy-name`), so no packet
+/// rules, and packets to its cluster IP pass untouched (neither rejected nor dropped as an
+/// unallocated service IP). A node configured with that proxy name programs it, and only the
+/// Services labelled so (found by a review).
+#[test]
+fn services_of_another_proxy_get_no_packet_rules() {
+    use crate::snapshot::Lookup;
+    let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+    let mut svc = service("shop", "other-proxy", "10.96.5.5");
+    svc["metadata"]["labels"] = json!({"service.kubernetes.io/service-proxy-name": "cilium"});
+    let sl = slice("shop", "other-proxy-abc", "other-proxy", &["10.244.2.50"]);
+    let plain = service("shop", "mine", "10.96.5.6");
+    let plain_sl = slice("shop", "mine-abc", "mine", &["10.244.2.51"]);
+    let doc = json!({"apiVersion": "v1", "kind": "List",
+                     "items": [svc, sl, plain, plain_sl]});
+
+    // The default node: kube-proxy's rule.
+    let mut c = catalog();
+    load(&mut Loader::new(), &mut c, &doc).unwrap();
+    let id = ObjectRef::new("shop", "other-proxy");
+    assert_eq!(
+        c.service(&id).unwrap().service_proxy_name.as_deref(),
+        Some("cilium")
+    );
+    let snap = c.compile();
+    assert!(snap.frontend(Protocol::Tcp, ip("10.96.5.5"), 80).is_none());
+    assert!(matches!(
+        snap.lookup(Protocol::Tcp, ip("10.96.5.5"), 80),
+        Lookup::NotService
+    ));
+    assert!(matches!(
+        snap.lookup(Protocol::Tcp, ip("10.96.5.5"), 9999),
+        Lookup::NotService
+    ));
+    let plan = snap.service(&id).unwrap();
+    assert!(!plan.is_proxied() && plan.is_foreign());
+    assert!(snap.frontend(Protocol::Tcp, ip("10.96.5.6"), 80).is_some());
+    // Its cluster IP is still allocated: another Service cannot take it.
+    let mut thief = service("shop", "thief", "10.96.5.5");
+    thief["metadata"]["name"] = json!("thief");
+    let err = load(&mut Loader::new(), &mut c, &thief).unwrap_err();
+    assert!(err.field.starts_with("spec.clusterIP"), "{err}");
+
+    // A node that is the "cilium" proxy: the labelled Service only.
+    let mut config = seed::node(0);
+    config.service_proxy_name = Some("cilium".into());
+    let mut c = Catalog::new(config).unwrap();
+    load(&mut Loader::new(), &mut c, &doc).unwrap();
+    let snap = c.compile();
+    let f = snap.frontend(Protocol::Tcp, ip("10.96.5.5"), 80).unwrap();
+    assert_eq!(f.plan().backends()[0].address, ip("10.244.2.50"));
+    assert!(snap.frontend(Protocol::Tcp, ip("10.96.5.6"), 80).is_none());
+    assert!(snap
+        .service(&ObjectRef::new("shop", "mine"))
+        .unwrap()
+        .is_foreign());
+}
