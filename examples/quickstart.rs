@@ -476,8 +476,15 @@ fn main() {
         );
     }
     println!(
-        "flows: {} created, {} evicted, {} expired, {} flushed on the snapshot switch; affinity pins: {:?}",
-        c.flows.created, c.flows.evicted, c.flows.expired, c.flows_flushed, c.affinity
+        "flows: {} created, {} evicted, {} expired, {} flushed on the snapshot switch; \
+         affinity pins: {} created, {} evicted, {} removed (backend gone)",
+        c.flows.created,
+        c.flows.evicted,
+        c.flows.expired,
+        c.flows_flushed,
+        c.affinity.created,
+        c.affinity.evicted,
+        c.affinity.removed
     );
     println!(
         "churn: {kept} of {} established flows kept their backend ({kept_on_gone} of them on the removed \
