@@ -610,10 +610,12 @@ fn build_plan(
         frontends: Vec::new(),
     };
     if !plan.proxied {
-        // Another proxy's Service keeps its cluster IPs: packets to them pass untouched.
+        // Another proxy's Service keeps its cluster IPs (packets to them pass untouched); its
+        // health check is that proxy's to answer, as kube-proxy never sees the Service.
         if !plan.foreign {
             plan.cluster_ips.clear();
         }
+        plan.health_check_node_port = None;
         return plan;
     }
     let seed = config.maglev_seed;

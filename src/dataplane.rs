@@ -825,12 +825,15 @@ impl Worker {
         };
         let now = meta.now();
         if p.kind == Kind::Fragment {
-            if let Some(fragments::Decision { src, dst, .. }) =
+            if let Some(fragments::Decision { src, dst, backend }) =
                 self.fragments.get(&frag_key(&p), now)
             {
                 e.verdict = Verdict::Forward;
                 e.rule = Rule::FragmentOfTracked;
-                e.backend = Some((dst, 0));
+                e.backend = Some(match backend {
+                    Some((key, port, _)) => (addr_of_key(&key), port),
+                    None => (dst, 0),
+                });
                 e.snat = (src != p.tuple.src).then_some((src, 0));
                 return e;
             }

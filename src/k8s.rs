@@ -733,6 +733,13 @@ fn parse_ip_sloppy(s: &str) -> Option<IpAddr> {
     if let Ok(ip) = s.parse() {
         return Some(ip);
     }
+    // An IPv6 address ending in dotted IPv4 (`::ffff:10.96.0.010`): the tail read the same way.
+    if let Some((head, tail)) = s.rsplit_once(':') {
+        let IpAddr::V4(v4) = parse_ip_sloppy(tail)? else {
+            return None;
+        };
+        return format!("{head}:{v4}").parse().ok();
+    }
     let mut octets = [0u8; 4];
     let mut parts = s.split('.');
     for o in &mut octets {

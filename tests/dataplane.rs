@@ -996,6 +996,7 @@ fn later_fragments_follow_their_first_fragment() {
             (e.verdict, e.rule),
             (Verdict::Forward, Rule::FragmentOfTracked)
         );
+        assert_eq!(e.backend, Some((t.dst, t.dst_port)));
         assert_eq!(w.process(&snap, &mut later, &at(2)), Verdict::Forward);
         verify_checksums(&first).unwrap();
         verify_checksums(&later).unwrap();
@@ -1018,6 +1019,13 @@ fn later_fragments_follow_their_first_fragment() {
         let mut rfirst = r.packet_with(&rl4[..24], Some((0, true)));
         let mut rlater = r.packet_with(&rl4[24..], Some((24, false)));
         assert_eq!(w.process(&snap, &mut rfirst, &at(3)), Verdict::Forward);
+        let e = w.explain(&snap, &rlater, &at(3));
+        assert_eq!(e.rule, Rule::FragmentOfTracked);
+        assert_eq!(
+            e.backend,
+            Some((t.dst, t.dst_port)),
+            "the backend, not the client"
+        );
         assert_eq!(w.process(&snap, &mut rlater, &at(3)), Verdict::Forward);
         assert_eq!(tuple(&rfirst).dst, ip(client));
         let back = moved(&r, ip("10.96.0.10"), 53, ip(client), 5353);

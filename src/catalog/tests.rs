@@ -1522,3 +1522,21 @@ fn a_changed_maglev_table_size_rebuilds_the_table() {
         assert_eq!(table(&snap), table(&fresh), "{pinned:?}");
     }
 }
+
+/// Another proxy's Service: its health check is that proxy's, so the plan advertises none
+/// (kube-proxy never sees the Service; found by a review).
+#[test]
+fn a_foreign_plan_has_no_health_check_node_port() {
+    let mut c = seed_catalog(0);
+    let mut s = c
+        .service(&id("production", "order-api-lb"))
+        .unwrap()
+        .clone();
+    assert!(s.health_check_node_port.is_some());
+    s.service_proxy_name = Some("other".into());
+    c.upsert_service(s).unwrap();
+    let snap = c.compile();
+    let plan = snap.service(&id("production", "order-api-lb")).unwrap();
+    assert!(plan.is_foreign() && !plan.is_proxied());
+    assert_eq!(plan.health_check_node_port(), None);
+}

@@ -645,3 +645,26 @@ fn services_of_another_proxy_get_no_packet_rules() {
         .unwrap()
         .is_foreign());
 }
+
+/// The dotted tail of an IPv6 address is read the same sloppy way (found by a review).
+#[test]
+fn ipv6_with_a_dotted_tail_with_leading_zeros_loads() {
+    let mut c = catalog();
+    let mut l = Loader::new();
+    let mut svc = service("shop", "legacy6", "10.96.5.11");
+    svc["spec"]["externalIPs"] = json!(["64:ff9b::192.000.2.1"]);
+    load(&mut l, &mut c, &svc).expect("loads");
+    let s = c.service(&ObjectRef::new("shop", "legacy6")).unwrap();
+    let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+    assert_eq!(s.external_ips, [ip("64:ff9b::192.0.2.1")]);
+    // An IPv4-mapped address now parses, and meets the model's rule for it (not "malformed").
+    svc["spec"]["externalIPs"] = json!(["::ffff:203.0.113.007"]);
+    let err = load(&mut l, &mut c, &svc).unwrap_err();
+    assert!(
+        matches!(err.reason, Reason::Invalid(ErrorKind::SpecialAddress(_))),
+        "{err}"
+    );
+    let mut bad = service("shop", "bad6", "10.96.5.12");
+    bad["spec"]["externalIPs"] = json!(["::ffff:203.0.113.256"]);
+    assert!(load(&mut l, &mut c, &bad).is_err());
+}
