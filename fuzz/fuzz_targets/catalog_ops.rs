@@ -54,6 +54,8 @@ struct SvcSpec {
     lb_ips: Vec<(u8, bool)>,
     external_local: bool,
     internal_local: bool,
+    /// Labelled for another proxy (`service-proxy-name`): no packet rules on this node.
+    foreign: bool,
 }
 
 #[derive(Arbitrary, Debug)]
@@ -167,6 +169,7 @@ fn build_service(s: &SvcSpec) -> Service {
             TrafficPolicy::Cluster
         },
         health_check_node_port: (lb && external_local).then(|| 30010 + u16::from(s.name % NAMES)),
+        service_proxy_name: s.foreign.then(|| "other".to_string()),
         ..Service::new("fuzz", name(s.name))
     }
 }
@@ -269,6 +272,11 @@ fn model_claims(s: &Service) -> ModelClaims {
         vips: BTreeMap::new(),
         node_port_frontends: BTreeMap::new(),
     };
+    if s.service_proxy_name.is_some() {
+        // Another proxy's Service: its cluster IPs and nodePorts are allocated cluster-wide,
+        // but this node programs (and claims) no frontend of it.
+        return c;
+    }
     for family in ips.iter().map(fam) {
         for (i, p) in s.ports.iter().enumerate() {
             // Precedence within one Service: cluster IP, then LB IP, then externalIP.
@@ -432,9 +440,25 @@ fn check(snap: &Snapshot, model: &Model) {
                 "nodePort",
             );
         }
-        // A cluster IP on a port no Service defines is rejected.
+        let foreign = svc.service_proxy_name.is_some();
+        let plan = snap.service(&svc.id).expect("every Service has a plan");
+        assert_eq!(plan.is_foreign(), foreign, "{n}");
+        assert_eq!(plan.is_proxied(), !foreign, "{n}");
+        // A cluster IP on a port no Service defines is rejected; another proxy's passes.
         for ip in &claims.cluster_ips {
-            if !model
+            if foreign {
+                // Unless one of ours uses the address as an externalIP or LB IP on that port.
+                if !model
+                    .services
+                    .values()
+                    .any(|s| model_claims(s).vips.contains_key(&(Protocol::Tcp, *ip, 80)))
+                {
+                    assert!(matches!(
+                        snap.lookup(Protocol::Tcp, *ip, 80),
+                        Lookup::NotService
+                    ));
+                }
+            } else if !model
                 .services
                 .values()
                 .any(|s| model_claims(s).vips.contains_key(&(Protocol::Tcp, *ip, 1)))
