@@ -65,7 +65,8 @@ pub struct AffinityStats {
     pub created: u64,
     /// Live pins overwritten to make room in a full bucket.
     pub evicted: u64,
-    /// Pins removed because their backend left the pool ([`Affinity::remove`]).
+    /// Pins removed because their backend left the pool or stopped being usable
+    /// ([`Affinity::remove`], [`Affinity::retain`]).
     pub removed: u64,
 }
 
@@ -244,6 +245,20 @@ impl Affinity {
         }
         self.stats.removed += 1;
         true
+    }
+
+    /// Deletes every pin for which `keep(port, backend)` is false (`backend` as a 16-byte key);
+    /// returns how many, also counted as removed. O(capacity), allocates nothing.
+    pub fn retain(&mut self, mut keep: impl FnMut(u64, &[u8; 16]) -> bool) -> usize {
+        let mut removed = 0;
+        for e in &mut self.entries {
+            if e.timeout != 0 && !keep(e.port, &e.backend) {
+                *e = Entry::default();
+                removed += 1;
+            }
+        }
+        self.stats.removed += removed as u64;
+        removed
     }
 
     /// Deletes every pin.

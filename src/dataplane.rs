@@ -48,7 +48,11 @@
 //! flows whose backend is no longer a serving endpoint of a Service port that has one are
 //! removed (the next packet is balanced again), and so are UDP flows to a frontend that is gone;
 //! TCP flows are kept (§7). SCTP flows are kept too unless [`WorkerConfig::clean_sctp`].
-//! Affinity pins to backends that left are deleted when next used.
+//! Affinity pins to endpoints that are no longer usable, or of Service ports that lost their
+//! affinity or went away, are deleted then too (§6: "deleted at once"), so an endpoint that
+//! comes back within the timeout does not get its old clients back. A pin whose endpoint is
+//! usable but outside the pool a new connection uses (say, not local under
+//! `externalTrafficPolicy: Local`) is replaced when that connection picks anew.
 //!
 //! # The fast path
 //! Most packets are IPv4 without options or IPv6 without extension headers, carrying TCP or
@@ -596,14 +600,21 @@ impl Worker {
         self.conntrack.expire(Meta::new(now_ns).now(), max)
     }
 
-    /// Applies SEMANTICS.md §7 for a new snapshot (see the module docs): removes UDP (and, if
-    /// configured, SCTP) flows whose backend is no longer a serving endpoint of a Service port
-    /// that has one, or whose frontend is gone. Returns how many. O(flows): call it between
-    /// bursts, when switching to `snap`.
+    /// Applies SEMANTICS.md §7 and §6 for a new snapshot (see the module docs): removes UDP
+    /// (and, if configured, SCTP) flows whose backend is no longer a serving endpoint of a
+    /// Service port that has one, or whose frontend is gone, and the affinity pins to endpoints
+    /// that are no longer usable. Returns how many flows it removed (the pins are counted in
+    /// [`Counters::affinity`]). O(flows + affinity capacity), allocates nothing: call it
+    /// between bursts, when switching to `snap`.
     pub fn on_snapshot(&mut self, snap: &Snapshot) -> usize {
         let clean_sctp = self.clean_sctp;
         let removed = self.conntrack.retain(|f| keep_flow(snap, f, clean_sctp));
         self.counters.flows_flushed += removed as u64;
+        // SEMANTICS.md §6: an affinity to an endpoint that is no longer usable is deleted at
+        // once (so that, should the endpoint come back within the timeout, the client is
+        // balanced afresh rather than sent back to it).
+        self.affinity
+            .retain(|port, backend| keep_pin(snap, port, backend));
         removed
     }
 
@@ -1585,6 +1596,16 @@ fn keep_flow(snap: &Snapshot, f: &Flow, clean_sctp: bool) -> bool {
         .iter()
         .filter(serving)
         .any(|b| ip_key(b.address) == f.backend && b.port == f.backend_port)
+}
+
+/// Whether a ClientIP affinity pin of Service port `port` to `backend` survives a switch to
+/// `snap`: the port still has affinity and the backend is one of its usable endpoints.
+fn keep_pin(snap: &Snapshot, port: u64, backend: &[u8; 16]) -> bool {
+    snap.affinity_port(port).is_some_and(|plan| {
+        plan.backends()
+            .iter()
+            .any(|b| b.conditions.is_usable() && ip_key(b.address) == *backend)
+    })
 }
 
 /// A 16-byte address key as an address of `family`.

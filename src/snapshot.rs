@@ -634,6 +634,17 @@ impl IndexKey for AddrKey {
     }
 }
 
+/// A Service port's affinity identity ([`PortPlan::affinity_id`]), for the affinity index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct AffinityKey(u64);
+
+impl IndexKey for AffinityKey {
+    #[inline]
+    fn index_hash(&self) -> u64 {
+        mix64(self.0)
+    }
+}
+
 impl IndexKey for ObjectRef {
     fn index_hash(&self) -> u64 {
         let ns = crate::hash::xxh64(INDEX_SEED, self.namespace.as_bytes());
@@ -657,6 +668,9 @@ pub(crate) struct Tables {
     pub(crate) node_ports: ChunkMap<NodePortKey, Arc<PortPlan>>,
     pub(crate) cluster_ips: ChunkMap<AddrKey, Arc<ServicePlan>>,
     pub(crate) services: ChunkMap<ObjectRef, Arc<ServicePlan>>,
+    /// The Service ports with ClientIP affinity, by affinity identity: a worker drops the pins
+    /// of a new snapshot's departed endpoints at once (`Worker::on_snapshot`).
+    pub(crate) affinity: ChunkMap<AffinityKey, Arc<PortPlan>>,
 }
 
 impl Tables {
@@ -667,8 +681,15 @@ impl Tables {
         let mut np_rm = Vec::new();
         let mut ip_rm = Vec::new();
         let mut svc_rm = Vec::new();
+        let mut aff_rm = Vec::new();
         for plan in old {
             svc_rm.push(plan.id.clone());
+            aff_rm.extend(
+                plan.ports
+                    .iter()
+                    .filter(|p| p.affinity_timeout.is_some())
+                    .map(|p| AffinityKey(p.affinity_id)),
+            );
             ip_rm.extend(plan.cluster_ips.iter().map(|ip| AddrKey::new(*ip)));
             for f in &plan.frontends {
                 match f.address {
@@ -681,8 +702,15 @@ impl Tables {
         let mut np_in = Vec::new();
         let mut ip_in = Vec::new();
         let mut svc_in = Vec::new();
+        let mut aff_in = Vec::new();
         for plan in new {
             svc_in.push((plan.id.clone(), plan.clone()));
+            aff_in.extend(
+                plan.ports
+                    .iter()
+                    .filter(|p| p.affinity_timeout.is_some())
+                    .map(|p| (AffinityKey(p.affinity_id), p.clone())),
+            );
             ip_in.extend(
                 plan.cluster_ips
                     .iter()
@@ -706,6 +734,7 @@ impl Tables {
         self.node_ports.apply(np_rm, np_in);
         self.cluster_ips.apply(ip_rm, ip_in);
         self.services.apply(svc_rm, svc_in);
+        self.affinity.apply(aff_rm, aff_in);
     }
 }
 
@@ -831,6 +860,11 @@ impl Snapshot {
             }
         }
         self.service_address(address)
+    }
+
+    /// The Service port with ClientIP affinity whose [`PortPlan::affinity_id`] is `id`.
+    pub(crate) fn affinity_port(&self, id: u64) -> Option<&PortPlan> {
+        self.tables.affinity.get(&AffinityKey(id)).map(|p| &**p)
     }
 
     /// What a new packet to `address` that no frontend takes meets, whatever its protocol and

@@ -1475,3 +1475,60 @@ fn the_fast_path_and_the_general_path_agree() {
     assert!(c.invalid.packets > 100 && c.pass.packets > 100, "{c:?}");
     assert!(c.flows_flushed > 10, "{c:?}");
 }
+
+/// SEMANTICS.md §6: "An affinity to an endpoint that is no longer usable is deleted at once."
+/// A pin to an endpoint that leaves is gone at the snapshot switch, so when the endpoint comes
+/// back within the timeout, the client's next connection is balanced afresh, not sent back to
+/// it (found by a review: pins used to be deleted only when next used).
+#[test]
+fn an_affinity_pin_to_an_endpoint_that_left_is_deleted_at_once() {
+    // default/my-api: ClientIP affinity, backends 10.244.1.5 and 10.244.2.3.
+    let id = ObjectRef::new("default", "my-api");
+    let mut cat = catalog(0, false);
+    let full = cat.endpoints(&id).unwrap().to_vec();
+    let snap = cat.compile();
+    let mut w = worker(8);
+    let (client, vip) = ("10.244.3.77", "10.96.45.100");
+    let first = forward(&mut w, &snap, &tcp(client, 30000, vip, 80, SYN), &at(1)).dst;
+    // The first choice leaves: the client is pinned to the other backend.
+    remove_endpoint(&mut cat, "default", "my-api", first);
+    let snap2 = cat.compile();
+    w.on_snapshot(&snap2);
+    let second = forward(&mut w, &snap2, &tcp(client, 30001, vip, 80, SYN), &at(2)).dst;
+    assert_ne!(second, first);
+    // Both back: the pin to a usable backend holds.
+    cat.replace_endpoints(&id, full.clone()).unwrap();
+    let snap3 = cat.compile();
+    w.on_snapshot(&snap3);
+    assert_eq!(
+        forward(&mut w, &snap3, &tcp(client, 30002, vip, 80, SYN), &at(3)).dst,
+        second
+    );
+    let removed_before = w.counters().affinity.removed;
+    // The pinned backend stops being usable, with no packet from the client meanwhile: the
+    // pin goes at the switch ...
+    remove_endpoint(&mut cat, "default", "my-api", second);
+    let snap4 = cat.compile();
+    w.on_snapshot(&snap4);
+    assert_eq!(w.counters().affinity.removed, removed_before + 1);
+    // ... so when it comes back within the timeout, the choice is fresh (Maglev over the
+    // client address: the first backend again).
+    cat.replace_endpoints(&id, full).unwrap();
+    let snap5 = cat.compile();
+    w.on_snapshot(&snap5);
+    let s = tcp(client, 30003, vip, 80, SYN);
+    assert_eq!(
+        w.explain(&snap5, &s.packet(), &at(4)).rule,
+        Rule::AffinityFirstChoice
+    );
+    assert_eq!(forward(&mut w, &snap5, &s, &at(4)).dst, first);
+    // A Service that loses its affinity (or goes away) takes its pins along.
+    let mut svc = cat.service(&id).unwrap().clone();
+    svc.session_affinity = svcplane::model::SessionAffinity::None;
+    cat.upsert_service(svc).unwrap();
+    let snap6 = cat.compile();
+    let before = w.counters().affinity.removed;
+    w.on_snapshot(&snap6);
+    assert_eq!(w.counters().affinity.removed, before + 1);
+    assert_eq!(w.affinity().live(4), 0);
+}
