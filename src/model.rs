@@ -591,7 +591,9 @@ pub struct NodeConfig {
     pub node_ips: Vec<IpAddr>,
     /// Which of `node_ips` NodePorts answer on.
     pub node_port_addresses: NodePortAddresses,
-    /// The cluster's pod CIDRs: a source inside is a pod, not an outside client.
+    /// The cluster's pod CIDRs: a source inside is a pod, not an outside client. Leave it
+    /// empty and every source that is not a node address counts as external: masqueraded on
+    /// its way to a cluster IP (kube-proxy without a local-traffic detector masquerades none).
     pub cluster_cidrs: Vec<Cidr>,
     /// The service CIDRs: an address inside that no Service holds is dropped.
     pub service_cidrs: Vec<Cidr>,
