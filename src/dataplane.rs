@@ -516,7 +516,7 @@ pub struct Worker {
     fragments: Fragments,
     backends: BackendCounters,
     /// The backend (key, port, towards it) of the packet being processed, for its counters.
-    last_backend: Option<([u8; 16], u16, bool)>,
+    last_backend: Option<fragments::Backend>,
     affinity: Affinity,
     snat_addrs: [IpAddr; conntrack::MAX_SNAT_ADDRS],
     snat_count: usize,

@@ -40,9 +40,7 @@ impl FragKey {
 #[derive(Clone, Copy, Debug)]
 struct Slot {
     key: FragKey,
-    new_src: IpAddr,
-    new_dst: IpAddr,
-    backend: Option<Backend>,
+    decision: Decision,
     expires: u32,
     live: bool,
 }
@@ -67,9 +65,11 @@ impl Default for Slot {
         let none = IpAddr::V4(core::net::Ipv4Addr::UNSPECIFIED);
         Slot {
             key: FragKey::default(),
-            new_src: none,
-            new_dst: none,
-            backend: None,
+            decision: Decision {
+                src: none,
+                dst: none,
+                backend: None,
+            },
             expires: 0,
             live: false,
         }
@@ -119,11 +119,7 @@ impl Fragments {
             .get(self.set(key))?
             .iter()
             .find(|s| s.live && s.key == *key && now < s.expires)
-            .map(|s| Decision {
-                src: s.new_src,
-                dst: s.new_dst,
-                backend: s.backend,
-            })
+            .map(|s| s.decision)
     }
 
     /// Remembers the first fragment's rewrite.
@@ -148,9 +144,7 @@ impl Fragments {
         if let Some(slot) = pick.and_then(|i| set.get_mut(i)) {
             *slot = Slot {
                 key,
-                new_src: decision.src,
-                new_dst: decision.dst,
-                backend: decision.backend,
+                decision,
                 expires: now.saturating_add(FRAGMENT_TIMEOUT),
                 live: true,
             };
