@@ -29,6 +29,8 @@ pub fn sum(data: &[u8]) -> u32 {
     fold64(acc)
 }
 
+/// Folds an unfolded 64-bit sum of (at most 2^31) terms below 2^33 to 17 bits with end-around
+/// carry, keeping its ones'-complement value; [`fold`] finishes it.
 #[inline]
 fn fold64(mut acc: u64) -> u32 {
     // Fold 64 → 32 → 17 bits; every step keeps the ones'-complement value.
@@ -39,11 +41,22 @@ fn fold64(mut acc: u64) -> u32 {
 }
 
 /// Folds an unfolded sum to 16 bits with end-around carry.
+///
+/// One rotate-and-add: with `sum = H·2^16 + L`, the high half of `sum + rotl(sum, 16)` (mod
+/// 2^32) is `H + L` plus the carry out of the low half, which is exactly the end-around-carry
+/// sum `H +' L` (the carry is 1 precisely when `H + L` overflows 16 bits). It is 0 only for
+/// `sum = 0`, like the repeated fold it replaces (three operations instead of six).
 #[inline]
 pub fn fold(sum: u32) -> u16 {
-    let s = (sum >> 16) + (sum & 0xffff);
-    let s = (s >> 16) + (s & 0xffff);
-    s as u16
+    (sum.wrapping_add(sum.rotate_left(16)) >> 16) as u16
+}
+
+/// Folds an unfolded 64-bit sum of any size to 16 bits with end-around carry: [`fold`]'s
+/// rotate-and-add on the 32-bit halves, then on the 16-bit ones. The same value as
+/// `fold(fold64(acc))` for every `acc` fold64 takes.
+#[inline]
+pub(crate) fn fold_wide(acc: u64) -> u16 {
+    fold((acc.wrapping_add(acc.rotate_left(32)) >> 32) as u32)
 }
 
 /// The checksum to store for data whose unfolded sum is `sum`: `!fold(sum)`.
@@ -330,6 +343,57 @@ mod tests {
         let data = [0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7];
         assert_eq!(fold(sum(&data)), 0xddf2);
         assert_eq!(finish(sum(&data)), !0xddf2);
+    }
+
+    /// The end-around-carry fold by its definition: add the high part to the low 16 bits until
+    /// the value fits.
+    fn naive_fold(mut x: u64) -> u16 {
+        while x > 0xffff {
+            x = (x >> 16) + (x & 0xffff);
+        }
+        x as u16
+    }
+
+    /// `fold` and `fold_wide` against the definition, on the edges (0, ±0, carries out of every
+    /// half) and on a million pseudo-random values of every magnitude.
+    #[test]
+    fn folds_equal_the_definition() {
+        let mut edges = vec![
+            0u64,
+            1,
+            0xffff,
+            0x1_0000,
+            0x1_ffff,
+            0xffff_ffff,
+            0x1_0000_0000,
+        ];
+        edges.extend([
+            0xffff_0001,
+            0x8000_8000,
+            0xfffe_0002,
+            u64::MAX,
+            u64::MAX - 1,
+        ]);
+        edges.extend([
+            0xffff_ffff_0000_0001,
+            0x0000_0001_ffff_ffff,
+            0x8000_0000_8000_0000,
+        ]);
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for i in 0..1_000_000u32 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            edges.push(x >> (i % 64));
+        }
+        for &v in &edges {
+            assert_eq!(fold_wide(v), naive_fold(v), "fold_wide({v:#x})");
+            let w = v as u32;
+            assert_eq!(fold(w), naive_fold(u64::from(w)), "fold({w:#x})");
+            if v < 1 << 40 {
+                assert_eq!(fold(fold64(v)), naive_fold(v), "fold64({v:#x})");
+            }
+        }
     }
 
     fn naive_sum(data: &[u8]) -> u16 {
