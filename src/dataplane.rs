@@ -927,11 +927,15 @@ impl Worker {
             }
             self.conntrack.remove(id);
         }
+        // Copies for the calls below, which take references: were the parse and the key
+        // themselves passed by reference, they would have to be stored to memory before the
+        // lookup, on every packet, tracked or not.
+        let (c, key) = (*c, key);
         let t = c.tuple();
         FastOutcome::Decided(match self.decide(snap, &t, meta.ingress, now, p.hint) {
             Ok(choice) => self.create(
                 pkt,
-                (c.family(), ParsedBy::Common(c)),
+                (c.family(), ParsedBy::Common(&c)),
                 (&key, hash),
                 &choice,
                 now,
