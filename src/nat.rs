@@ -1101,22 +1101,25 @@ fn if_changed(changed: bool, term: u64) -> u64 {
 
 /// Writes the address field at `at` from a 16-byte key (its last 4 bytes for IPv4) and returns
 /// its term in native order: as [`set_addr`] does, an IPv6 address that changes adds all four of
-/// its 32-bit words, one that does not change adds nothing.
+/// its 32-bit words, one that does not change adds nothing. The key is taken as one integer
+/// (`u128::from_le_bytes`), so that its words are shifts of a register, not array reads.
 #[inline(always)]
 fn swap_addr<const N: usize>(h: &mut [u8; N], at: usize, new: &[u8; 16], v6: bool) -> u64 {
-    let word = |k: usize| u32::from_ne_bytes([new[k], new[k + 1], new[k + 2], new[k + 3]]);
+    let key = u128::from_le_bytes(*new);
+    // Key bytes 4k..4k + 4 as a native-order word.
+    let word = |k: usize| u32::from_ne_bytes(((key >> (32 * k)) as u32).to_le_bytes());
     if v6 {
         let mut sum = 0u64;
         let mut changed = false;
         for k in 0..4 {
-            let (o, n) = (rd32ne(h, at + 4 * k), word(4 * k));
+            let (o, n) = (rd32ne(h, at + 4 * k), word(k));
             changed |= o != n;
             sum += term32(o, n);
             wr32ne(h, at + 4 * k, n);
         }
         if_changed(changed, sum)
     } else {
-        let (o, n) = (rd32ne(h, at), word(12));
+        let (o, n) = (rd32ne(h, at), word(3));
         wr32ne(h, at, n);
         if_changed(o != n, term32(o, n))
     }
