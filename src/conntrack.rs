@@ -287,6 +287,9 @@ pub enum Error {
     UnknownSnatAddr,
     /// The flow's original or reply key is already tracked.
     Exists,
+    /// [`Conntrack::set_snat_addrs`] would change or remove an address while flows are
+    /// tracked.
+    SnatAddrsInUse,
 }
 
 impl fmt::Display for Error {
@@ -296,6 +299,9 @@ impl fmt::Display for Error {
             Error::TooManySnatAddrs => "at most 8 SNAT addresses",
             Error::UnknownSnatAddr => "flow refers to an SNAT address the table does not have",
             Error::Exists => "a flow with this original or reply key is already tracked",
+            Error::SnatAddrsInUse => {
+                "SNAT addresses can only be added while flows are tracked, not changed or removed"
+            }
         })
     }
 }
@@ -369,10 +375,19 @@ impl Conntrack {
     }
 
     /// Sets the masquerade addresses flows refer to by index (the node's addresses, typically
-    /// one per family). Call it before inserting SNATed flows; it does not re-key tracked ones.
+    /// one per family). Call it before inserting SNATed flows: while the table tracks any flow,
+    /// the new list must keep every current address at its index (addresses can be added, not
+    /// changed or removed), because a tracked flow's reply key is found through its address
+    /// ([`Error::SnatAddrsInUse`] otherwise, with nothing changed).
     pub fn set_snat_addrs(&mut self, addrs: &[IpAddr]) -> Result<(), Error> {
         if addrs.len() > MAX_SNAT_ADDRS {
             return Err(Error::TooManySnatAddrs);
+        }
+        let current = self.snat_addrs.get(..self.snat_count).unwrap_or(&[]);
+        let keeps = addrs.len() >= current.len()
+            && current.iter().zip(addrs).all(|(c, a)| *c == ip_key(*a));
+        if self.len > 0 && !keeps {
+            return Err(Error::SnatAddrsInUse);
         }
         for (slot, a) in self.snat_addrs.iter_mut().zip(addrs) {
             *slot = ip_key(*a);
@@ -814,8 +829,12 @@ impl Conntrack {
         }
     }
 
-    /// Removes entry `e` from the index (both keys) and frees it.
+    /// Removes entry `e` from the index (both keys) and frees it. An entry that is not live
+    /// is left alone: freeing it twice would corrupt the free list.
     fn unlink(&mut self, e: usize) {
+        if !self.live.get(e).copied().unwrap_or(false) {
+            return;
+        }
         for reply in [false, true] {
             let tag = (e * 2 + 1 + usize::from(reply)) as u32;
             let Some(key) = self.key_of(e, reply) else {
@@ -1158,6 +1177,28 @@ mod tests {
         assert!(n > 0);
         assert!(ct.iter().all(|(_, f)| f.backend != gone));
         assert_eq!(ct.len(), 90 - udp - n);
+    }
+
+    /// Changing a masquerade address under a tracked SNATed flow would orphan its reply key in
+    /// the index (its removal could not find it): refused while flows are tracked, adding is
+    /// fine, and an empty table takes any list.
+    #[test]
+    fn snat_addresses_in_use_cannot_change() {
+        let mut ct = Conntrack::new(16, 7, Timeouts::default()).unwrap();
+        ct.set_snat_addrs(&[v4(1)]).unwrap();
+        let k = FlowKey::new(6, v4(3), 40000, v4(100), 80);
+        let id = ct
+            .insert(Flow::new(k, v4(20), 8080, 5).with_snat(0, 1234))
+            .unwrap();
+        assert_eq!(ct.set_snat_addrs(&[v4(9)]), Err(Error::SnatAddrsInUse));
+        assert_eq!(ct.set_snat_addrs(&[]), Err(Error::SnatAddrsInUse));
+        let reply = FlowKey::new(6, v4(20), 8080, v4(1), 1234);
+        assert_eq!(ct.lookup(&reply, 6), Some((id, Direction::Reply)));
+        ct.set_snat_addrs(&[v4(1), v4(2)]).unwrap();
+        assert_eq!(ct.lookup(&reply, 6), Some((id, Direction::Reply)));
+        ct.remove(id);
+        assert_eq!(ct.lookup(&reply, 6), None);
+        ct.set_snat_addrs(&[v4(9)]).unwrap();
     }
 
     #[test]
