@@ -29,7 +29,8 @@
 //! changes them (SEMANTICS.md §7): TCP established 86,400 s and close-wait 3,600 s (kube-proxy),
 //! SYN sent 120 s, SYN-ACK seen (SYN_RECV) 60 s, a FIN not answered yet (FIN_WAIT) 120 s, both
 //! FINs seen (time-wait) 120 s, after a RST 10 s; UDP 30 s until a reply is seen and after a
-//! single reply, then 120 s; SCTP 30 s unreplied, 210 s established; ICMP echo 30 s.
+//! single reply, then 120 s; SCTP 30 s unreplied, 210 s established, 3 s shutting down (from a
+//! SHUTDOWN), 10 s closed (after an ABORT or a SHUTDOWN COMPLETE); ICMP echo 30 s.
 //!
 //! TCP closes as the kernel's tracker sees them, without its sequence-number checks: a FIN
 //! moves an open connection to FIN_WAIT; a packet with ACK from the other side then makes it
@@ -46,7 +47,7 @@ use core::net::IpAddr;
 use crate::hash::TableHasher;
 use crate::maglev::ip_key;
 use crate::nat::Tuple;
-use crate::wire::ip_protocol;
+use crate::wire::{ip_protocol, sctp};
 
 /// How many entries an insert into a full table examines for a victim.
 pub const EVICTION_WINDOW: usize = 16;
@@ -133,9 +134,9 @@ pub enum State {
     FinFromClient = 2,
     /// TCP: a FIN from the backend only, answered by the client (CLOSE_WAIT).
     FinFromBackend = 3,
-    /// TCP: FINs in both directions.
+    /// TCP: FINs in both directions. SCTP: a SHUTDOWN answered by a SHUTDOWN ACK.
     FinBoth = 4,
-    /// TCP: a RST.
+    /// TCP: a RST. SCTP: an ABORT or a SHUTDOWN COMPLETE.
     Closed = 5,
     /// TCP: the backend's SYN-ACK seen, the client's ACK not yet (the kernel's SYN_RECV, 60 s:
     /// a flood of spoofed SYNs does not hold entries for the established timeout). UDP: one
@@ -143,8 +144,10 @@ pub enum State {
     Replied = 6,
     /// TCP: a FIN from the client that the backend has not answered yet (the kernel's
     /// FIN_WAIT, 120 s: a peer that is gone does not hold the entry for the close-wait hour).
+    /// SCTP: a SHUTDOWN from the client.
     FinWaitClient = 7,
-    /// TCP: a FIN from the backend that the client has not answered yet (FIN_WAIT).
+    /// TCP: a FIN from the backend that the client has not answered yet (FIN_WAIT). SCTP: a
+    /// SHUTDOWN from the backend.
     FinWaitBackend = 8,
 }
 
@@ -173,6 +176,10 @@ pub struct Timeouts {
     pub sctp_unreplied: u32,
     /// SCTP once replied.
     pub sctp_established: u32,
+    /// SCTP after a SHUTDOWN, until the SHUTDOWN COMPLETE.
+    pub sctp_shutdown: u32,
+    /// SCTP after an ABORT or a SHUTDOWN COMPLETE.
+    pub sctp_closed: u32,
     /// ICMP echo (and anything else).
     pub other: u32,
 }
@@ -191,6 +198,8 @@ impl Default for Timeouts {
             udp_stream: 120,
             sctp_unreplied: 30,
             sctp_established: 210,
+            sctp_shutdown: 3,
+            sctp_closed: 10,
             other: 30,
         }
     }
@@ -211,9 +220,46 @@ impl Timeouts {
             (ip_protocol::UDP, State::New | State::Replied) => self.udp_unreplied,
             (ip_protocol::UDP, _) => self.udp_stream,
             (ip_protocol::SCTP, State::New) => self.sctp_unreplied,
+            (
+                ip_protocol::SCTP,
+                State::FinWaitClient
+                | State::FinWaitBackend
+                | State::FinFromClient
+                | State::FinFromBackend
+                | State::FinBoth,
+            ) => self.sctp_shutdown,
+            (ip_protocol::SCTP, State::Closed) => self.sctp_closed,
             (ip_protocol::SCTP, _) => self.sctp_established,
             _ => self.other,
         }
+    }
+}
+
+/// The SCTP state after a packet with chunk bits `chunks` ([`sctp::chunk_bits`]) going
+/// `reply`-wards, from `state`: the kernel's tracker reduced to what picks a timeout. An ABORT
+/// or a SHUTDOWN COMPLETE closes the association (the short closed timeout, and a new INIT from
+/// the client then opens a new one: [`Conntrack::reopens`]); a SHUTDOWN starts the graceful
+/// close (the kernel's SHUTDOWN_SENT), the other side's SHUTDOWN ACK answers it
+/// (SHUTDOWN_ACK_SENT); any reply opens a new association (the kernel's COOKIE states are
+/// folded into "no reply yet" and "established").
+fn sctp_next(state: State, reply: bool, chunks: u8) -> State {
+    use sctp::chunks::{ABORT, INIT, SHUTDOWN, SHUTDOWN_ACK, SHUTDOWN_COMPLETE};
+    if chunks & (ABORT | SHUTDOWN_COMPLETE) != 0 {
+        return State::Closed;
+    }
+    match state {
+        State::Closed | State::FinBoth if !reply && chunks & INIT != 0 => State::New,
+        State::New if reply => State::Established,
+        State::New | State::Replied | State::Established if chunks & SHUTDOWN != 0 => {
+            if reply {
+                State::FinWaitBackend
+            } else {
+                State::FinWaitClient
+            }
+        }
+        State::FinWaitClient if reply && chunks & SHUTDOWN_ACK != 0 => State::FinBoth,
+        State::FinWaitBackend if !reply && chunks & SHUTDOWN_ACK != 0 => State::FinBoth,
+        s => s,
     }
 }
 
@@ -508,12 +554,14 @@ impl Conntrack {
     pub fn reopens(&self, id: FlowId, dir: Direction, tcp_flags: u8) -> bool {
         const SYN: u8 = 0x02;
         const ACK: u8 = 0x10;
-        tcp_flags & (SYN | ACK) == SYN
-            && dir == Direction::Original
-            && self.get(id).is_some_and(|f| {
-                f.key.protocol == ip_protocol::TCP
-                    && matches!(f.state, State::Closed | State::FinBoth)
-            })
+        let closed = |protocol: u8| {
+            dir == Direction::Original
+                && self.get(id).is_some_and(|f| {
+                    f.key.protocol == protocol && matches!(f.state, State::Closed | State::FinBoth)
+                })
+        };
+        (tcp_flags & (SYN | ACK) == SYN && closed(ip_protocol::TCP))
+            || (tcp_flags & sctp::chunks::INIT != 0 && closed(ip_protocol::SCTP))
     }
 
     /// Loads the index slot a key with hash `hash` starts probing at (a burst's first stage:
@@ -557,9 +605,10 @@ impl Conntrack {
         Some((FlowId(entry as u32), dir))
     }
 
-    /// Records a packet of flow `id` going `dir` at `now`, with its TCP flags (0 for other
-    /// protocols): refreshes the flow and advances its state. Returns the new state, or `None`
-    /// when `id` is no longer tracked.
+    /// Records a packet of flow `id` going `dir` at `now`, with its TCP flags (for SCTP, its
+    /// [`chunk_bits`](crate::wire::sctp::chunk_bits); 0 for other protocols): refreshes the
+    /// flow and advances its state. Returns the new state, or `None` when `id` is no longer
+    /// tracked.
     #[inline(always)]
     pub fn touch(&mut self, id: FlowId, dir: Direction, tcp_flags: u8, now: u32) -> Option<State> {
         const FIN: u8 = 0x01;
@@ -619,6 +668,8 @@ impl Conntrack {
                 State::New => State::New,
                 _ => State::Established,
             }
+        } else if flow.key.protocol == ip_protocol::SCTP {
+            sctp_next(flow.state, reply, tcp_flags)
         } else if reply {
             State::Established
         } else {
@@ -1151,6 +1202,64 @@ mod tests {
         assert_eq!(ct.touch(id, o, 0, 2), Some(State::Established));
         assert!(ct.lookup(&u, 2 + 119).is_some());
         assert!(ct.lookup(&u, 2 + 120).is_none(), "stream: 120 s");
+    }
+
+    /// SCTP: an association closed by ABORT or by the SHUTDOWN exchange frees its entry after
+    /// 10 s (or 3 s while shutting down) instead of 210 s, and the client's next INIT on the
+    /// same ports is a new association (`reopens`), as the kernel's tracker does.
+    #[test]
+    fn sctp_closes_pick_the_kernels_timeouts() {
+        use crate::wire::sctp::chunks::{ABORT, INIT, INIT_ACK, SHUTDOWN};
+        use crate::wire::sctp::chunks::{SHUTDOWN_ACK, SHUTDOWN_COMPLETE};
+        let mut ct = Conntrack::new(8, 1, Timeouts::default()).unwrap();
+        let (o, r) = (Direction::Original, Direction::Reply);
+        let k = FlowKey::new(132, v4(2), 5000, v4(100), 3868);
+        let id = ct.insert(Flow::new(k, v4(20), 3868, 0)).unwrap();
+        assert_eq!(ct.touch(id, o, INIT, 0), Some(State::New));
+        assert!(
+            !ct.reopens(id, o, INIT),
+            "an open association's INIT is not a new one"
+        );
+        assert_eq!(ct.touch(id, r, INIT_ACK, 0), Some(State::Established));
+        assert_eq!(ct.touch(id, o, 0, 1), Some(State::Established));
+        assert!(ct.lookup(&k, 1 + 209).is_some(), "established: 210 s");
+        // Graceful close: SHUTDOWN (3 s), SHUTDOWN ACK (3 s), SHUTDOWN COMPLETE (10 s).
+        assert_eq!(ct.touch(id, o, SHUTDOWN, 100), Some(State::FinWaitClient));
+        assert_eq!(ct.touch(id, o, 0, 100), Some(State::FinWaitClient));
+        assert!(ct.lookup(&k, 100 + 2).is_some());
+        assert_eq!(ct.touch(id, r, SHUTDOWN_ACK, 101), Some(State::FinBoth));
+        assert!(
+            ct.reopens(id, o, INIT),
+            "after the SHUTDOWN ACK, an INIT is a new association"
+        );
+        assert!(!ct.reopens(id, r, INIT), "only from the client");
+        assert!(ct.lookup(&k, 101 + 2).is_some());
+        assert!(ct.lookup(&k, 101 + 3).is_none(), "shutting down: 3 s");
+        let id = ct.insert(Flow::new(k, v4(20), 3868, 200)).unwrap();
+        assert_eq!(ct.touch(id, r, INIT_ACK, 200), Some(State::Established));
+        assert_eq!(ct.touch(id, r, SHUTDOWN, 201), Some(State::FinWaitBackend));
+        assert_eq!(ct.touch(id, o, SHUTDOWN_ACK, 201), Some(State::FinBoth));
+        assert_eq!(ct.touch(id, r, SHUTDOWN_COMPLETE, 202), Some(State::Closed));
+        assert!(ct.lookup(&k, 202 + 9).is_some());
+        assert!(ct.lookup(&k, 202 + 10).is_none(), "closed: 10 s");
+        // ABORT from either side, whatever the state (bundled after DATA: bits combine).
+        let id = ct.insert(Flow::new(k, v4(20), 3868, 300)).unwrap();
+        assert_eq!(ct.touch(id, r, 0, 300), Some(State::Established));
+        assert_eq!(ct.touch(id, r, ABORT, 301), Some(State::Closed));
+        assert!(ct.reopens(id, o, INIT));
+        assert!(
+            !ct.reopens(id, o, 0),
+            "only an INIT opens a new association"
+        );
+        // A closed flow that sees the client's INIT (a caller driving the table itself) starts
+        // over.
+        assert_eq!(ct.touch(id, o, INIT, 302), Some(State::New));
+        assert!(ct.lookup(&k, 302 + 29).is_some());
+        assert!(ct.lookup(&k, 302 + 30).is_none(), "unreplied: 30 s");
+        // TCP's flags never reopen an SCTP flow, nor SCTP's a TCP one.
+        let id = ct.insert(Flow::new(k, v4(20), 3868, 400)).unwrap();
+        assert_eq!(ct.touch(id, o, ABORT | INIT, 400), Some(State::Closed));
+        assert!(!ct.reopens(id, o, 0x02), "a TCP SYN's bits on an SCTP flow");
     }
 
     #[test]

@@ -193,7 +193,8 @@ pub struct Parsed {
     pub end: usize,
     /// The transport kind.
     pub kind: Kind,
-    /// TCP flags (0 for other protocols).
+    /// TCP flags; for SCTP, the [`wire::sctp::chunks`] bits of its chunks
+    /// ([`wire::sctp::chunk_bits`]); 0 for other protocols.
     pub tcp_flags: u8,
     /// Fragmentation, when the packet is a fragment.
     pub fragment: Option<Fragment>,
@@ -477,6 +478,7 @@ fn finish_parse(
             let s = wire::sctp::Packet::new_checked(l4)?;
             tuple.src_port = s.src_port();
             tuple.dst_port = s.dst_port();
+            parsed.tcp_flags = wire::sctp::chunk_bits(l4);
             parsed.kind = Kind::Ports;
         }
         (ip_protocol::ICMP, Family::V4) => {

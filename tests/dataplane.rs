@@ -1532,3 +1532,77 @@ fn an_affinity_pin_to_an_endpoint_that_left_is_deleted_at_once() {
     assert_eq!(w.counters().affinity.removed, before + 1);
     assert_eq!(w.affinity().live(4), 0);
 }
+
+/// An SCTP packet per `s` (addresses, ports) with one chunk of type `chunk` (4 value bytes),
+/// its CRC32c filled by the oracle.
+fn sctp_chunk(s: &Spec, chunk: u8) -> Vec<u8> {
+    let mut l4 = Vec::new();
+    l4.extend(s.sport.to_be_bytes());
+    l4.extend(s.dport.to_be_bytes());
+    l4.extend(0x0102_0304u32.to_be_bytes());
+    l4.extend([0, 0, 0, 0]);
+    l4.extend([chunk, 0, 0, 8, 0xaa, 0xbb, 0xcc, 0xdd]);
+    let c = common::crc32c(&l4);
+    l4[8..12].copy_from_slice(&c.to_le_bytes());
+    s.packet_with(&l4, None)
+}
+
+#[test]
+fn an_sctp_association_closed_by_abort_is_balanced_afresh_by_the_next_init() {
+    // An SCTP Service (Diameter) added to the seed cluster.
+    let mut c = catalog(0, false);
+    let doc = br#"{"apiVersion": "v1", "kind": "List", "items": [
+      {"apiVersion": "v1", "kind": "Service",
+       "metadata": {"name": "diameter", "namespace": "production"},
+       "spec": {"type": "ClusterIP", "clusterIP": "10.96.50.50", "clusterIPs": ["10.96.50.50"],
+                "ports": [{"name": "diameter", "protocol": "SCTP", "port": 3868,
+                           "targetPort": 3868}]}},
+      {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+       "metadata": {"name": "diameter-abcde", "namespace": "production",
+                    "labels": {"kubernetes.io/service-name": "diameter"}},
+       "addressType": "IPv4",
+       "ports": [{"name": "diameter", "protocol": "SCTP", "port": 3868}],
+       "endpoints": [{"addresses": ["10.244.1.20"], "conditions": {"ready": true}},
+                     {"addresses": ["10.244.2.20"], "conditions": {"ready": true}}]}]}"#;
+    Loader::new().apply_json(&mut c, doc).unwrap();
+    let snap = c.compile();
+    let mut w = worker(1);
+    let client = spec(132, "10.244.1.100", 5000, "10.96.50.50", 3868, 0);
+    let send = |w: &mut Worker, s: &Spec, chunk: u8, t: u64| {
+        let mut pkt = sctp_chunk(s, chunk);
+        assert_eq!(
+            w.process(&snap, &mut pkt, &at(t)),
+            Verdict::Forward,
+            "{chunk}"
+        );
+        verify_checksums(&pkt).unwrap();
+        tuple(&pkt)
+    };
+    const INIT: u8 = 1;
+    const INIT_ACK: u8 = 2;
+    const ABORT: u8 = 6;
+    let t = send(&mut w, &client, INIT, 1);
+    assert_eq!(t.dst_port, 3868);
+    assert!([ip("10.244.1.20"), ip("10.244.2.20")].contains(&t.dst));
+    let backend = spec(132, &t.dst.to_string(), 3868, "10.244.1.100", 5000, 0);
+    let back = send(&mut w, &backend, INIT_ACK, 1);
+    assert_eq!((back.src, back.src_port), (ip("10.96.50.50"), 3868));
+    // A retransmitted INIT of the open association: the same flow.
+    send(&mut w, &client, INIT, 2);
+    assert_eq!(w.counters().flows.created, 1);
+    // The client aborts; its next INIT on the same ports is a new association.
+    send(&mut w, &client, ABORT, 3);
+    assert_eq!(w.counters().flows.created, 1);
+    let again = send(&mut w, &client, INIT, 4);
+    assert_eq!(
+        w.counters().flows.created,
+        2,
+        "a new association, balanced afresh"
+    );
+    assert_eq!(w.counters().flows.removed, 1);
+    assert_eq!(again.dst_port, 3868);
+    // Closed associations free their entry after 10 s.
+    send(&mut w, &backend, ABORT, 5);
+    assert_eq!(w.expire(16 * 1_000_000_000, usize::MAX), 1);
+    assert!(w.conntrack().is_empty());
+}

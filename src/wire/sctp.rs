@@ -19,10 +19,65 @@ pub const HEADER_LEN: usize = 12;
 
 /// Chunk type of INIT.
 pub const CHUNK_INIT: u8 = 1;
+/// Chunk type of INIT ACK.
+pub const CHUNK_INIT_ACK: u8 = 2;
 /// Chunk type of ABORT.
 pub const CHUNK_ABORT: u8 = 6;
+/// Chunk type of SHUTDOWN.
+pub const CHUNK_SHUTDOWN: u8 = 7;
+/// Chunk type of SHUTDOWN ACK.
+pub const CHUNK_SHUTDOWN_ACK: u8 = 8;
 /// Chunk type of SHUTDOWN COMPLETE.
 pub const CHUNK_SHUTDOWN_COMPLETE: u8 = 14;
+
+/// What an SCTP packet's chunks tell connection tracking, as bits ([`chunk_bits`]).
+pub mod chunks {
+    /// An INIT chunk: a new association.
+    pub const INIT: u8 = 0x01;
+    /// An INIT ACK chunk.
+    pub const INIT_ACK: u8 = 0x02;
+    /// An ABORT chunk: the association ends at once.
+    pub const ABORT: u8 = 0x04;
+    /// A SHUTDOWN chunk: the sender starts a graceful close.
+    pub const SHUTDOWN: u8 = 0x08;
+    /// A SHUTDOWN ACK chunk: the answer to a SHUTDOWN.
+    pub const SHUTDOWN_ACK: u8 = 0x10;
+    /// A SHUTDOWN COMPLETE chunk: the graceful close is done.
+    pub const SHUTDOWN_COMPLETE: u8 = 0x20;
+}
+
+/// Most chunks [`chunk_bits`] reads in one packet (a bound on the packet path's work; real
+/// packets bundle a few).
+pub const MAX_CHUNKS_READ: usize = 16;
+
+/// The [`chunks`] bits of the chunks in `packet` (an SCTP packet from its common header on),
+/// read in order up to [`MAX_CHUNKS_READ`], up to the first chunk whose length field is below
+/// 4 or that runs past the end (the rest cannot be delimited). Never fails.
+pub fn chunk_bits(packet: &[u8]) -> u8 {
+    let mut bits = 0;
+    let mut at = HEADER_LEN;
+    for _ in 0..MAX_CHUNKS_READ {
+        let Some(h) = packet.get(at..at + 4) else {
+            break;
+        };
+        let len = usize::from(u16::from_be_bytes([h[2], h[3]]));
+        if len < 4 || at + len > packet.len() {
+            break;
+        }
+        bits |= match h[0] {
+            CHUNK_INIT => chunks::INIT,
+            CHUNK_INIT_ACK => chunks::INIT_ACK,
+            CHUNK_ABORT => chunks::ABORT,
+            CHUNK_SHUTDOWN => chunks::SHUTDOWN,
+            CHUNK_SHUTDOWN_ACK => chunks::SHUTDOWN_ACK,
+            CHUNK_SHUTDOWN_COMPLETE => chunks::SHUTDOWN_COMPLETE,
+            _ => 0,
+        };
+        // Chunks are padded to 4 bytes (RFC 9260 §3.2).
+        at += (len + 3) & !3;
+    }
+    bits
+}
 
 /// A read/write view of an SCTP packet.
 #[derive(Debug, Clone)]
@@ -122,6 +177,56 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A common header followed by chunks given as (type, value length), each padded.
+    fn packet(chunks: &[(u8, usize)]) -> Vec<u8> {
+        let mut p = vec![0u8; HEADER_LEN];
+        for &(t, n) in chunks {
+            p.extend([t, 0]);
+            p.extend(((4 + n) as u16).to_be_bytes());
+            p.extend(core::iter::repeat_n(0xab, n));
+            while p.len() % 4 != 0 {
+                p.push(0);
+            }
+        }
+        p
+    }
+
+    #[test]
+    fn chunk_bits_reads_bundled_chunks_and_stops_where_they_cannot_be_delimited() {
+        use chunks::*;
+        assert_eq!(chunk_bits(&packet(&[])), 0);
+        assert_eq!(chunk_bits(&packet(&[(CHUNK_INIT, 16)])), INIT);
+        assert_eq!(chunk_bits(&packet(&[(CHUNK_INIT_ACK, 17)])), INIT_ACK);
+        // DATA (0) of an odd length, padded, then an ABORT: both read.
+        assert_eq!(chunk_bits(&packet(&[(0, 5), (CHUNK_ABORT, 0)])), ABORT);
+        let all = [
+            (CHUNK_SHUTDOWN, 4),
+            (CHUNK_SHUTDOWN_ACK, 0),
+            (CHUNK_SHUTDOWN_COMPLETE, 0),
+            (3, 12),
+        ];
+        assert_eq!(
+            chunk_bits(&packet(&all)),
+            SHUTDOWN | SHUTDOWN_ACK | SHUTDOWN_COMPLETE
+        );
+        // A chunk running past the end, or with a length below 4, ends the reading.
+        let mut p = packet(&[(0, 4), (CHUNK_ABORT, 0)]);
+        p.truncate(p.len() - 1);
+        assert_eq!(chunk_bits(&p), 0);
+        let mut p = packet(&[(0, 4), (CHUNK_ABORT, 0)]);
+        p[HEADER_LEN + 2..HEADER_LEN + 4].copy_from_slice(&3u16.to_be_bytes());
+        assert_eq!(chunk_bits(&p), 0);
+        // At most MAX_CHUNKS_READ chunks.
+        let mut many = vec![(0u8, 0usize); MAX_CHUNKS_READ - 1];
+        many.push((CHUNK_ABORT, 0));
+        assert_eq!(chunk_bits(&packet(&many)), ABORT);
+        many.insert(0, (0, 0));
+        assert_eq!(chunk_bits(&packet(&many)), 0);
+        // Short or empty input.
+        assert_eq!(chunk_bits(&[]), 0);
+        assert_eq!(chunk_bits(&[0; 15]), 0);
+    }
 
     #[test]
     fn test_parse_and_emit() {
