@@ -554,6 +554,10 @@ impl Conntrack {
     pub fn reopens(&self, id: FlowId, dir: Direction, tcp_flags: u8) -> bool {
         const SYN: u8 = 0x02;
         const ACK: u8 = 0x10;
+        // Most packets carry neither a SYN nor (SCTP) an INIT: one test for them.
+        if tcp_flags & (SYN | sctp::chunks::INIT) == 0 {
+            return false;
+        }
         let closed = |protocol: u8| {
             dir == Direction::Original
                 && self.get(id).is_some_and(|f| {
