@@ -177,6 +177,43 @@ impl<'b> Out<'b> {
     }
 }
 
+/// What orders an RRset's records before their target: an SRV record's priority, weight and
+/// port (`Data`'s derived order compares them first); nothing for NS.
+fn group_of(d: &Data) -> (u16, u16, u16) {
+    match d {
+        Data::Srv {
+            priority,
+            weight,
+            port,
+            ..
+        } => (*priority, *weight, *port),
+        _ => (0, 0, 0),
+    }
+}
+
+/// Whether a record of `set` before index `i` names `target`. `set` is sorted (a zone's RRsets
+/// are), so it is a run of groups of equal [`group_of`], each sorted by target: each earlier
+/// group is found and searched by bisection, O(groups · log n) without allocating. (A target
+/// appears in more than one group when, say, one endpoint is listed under two port numbers.)
+fn named_before(set: &[Data], i: usize, target: &[u8]) -> bool {
+    let before = set.get(..i).unwrap_or_default();
+    let mut start = 0;
+    while let Some(first) = before.get(start) {
+        let group = group_of(first);
+        let rest = before.get(start..).unwrap_or_default();
+        let len = rest.partition_point(|d| group_of(d) == group).max(1);
+        let run = rest.get(..len).unwrap_or_default();
+        if run
+            .binary_search_by(|d| d.target().unwrap_or_default().cmp(target))
+            .is_ok()
+        {
+            return true;
+        }
+        start += len;
+    }
+    false
+}
+
 /// The records of type `rtype` among `records` (which are grouped by type).
 fn rrset_of(records: &[Data], rtype: Type) -> &[Data] {
     let Some(start) = records.iter().position(|d| d.rtype() == rtype) else {
@@ -370,17 +407,16 @@ impl Zone {
         });
     }
 
-    /// The addresses of the targets of `set` (SRV, NS) as additional records, where they fit.
+    /// The addresses of the targets of `set` (SRV, NS) as additional records, where they fit,
+    /// once per target even when several records name it.
     fn additional(&self, o: &mut Out<'_>, set: &[Data]) {
-        let mut previous: Option<&[u8]> = None;
-        for data in set {
+        for (i, data) in set.iter().enumerate() {
             let Some(target) = data.target() else {
                 continue;
             };
-            if previous == Some(target) {
+            if named_before(set, i, target) {
                 continue;
             }
-            previous = Some(target);
             let Ok(mut key) = NameBuf::from_wire(target) else {
                 continue;
             };

@@ -1167,3 +1167,37 @@ fn services_of_another_proxy_still_answer() {
     assert_eq!(r.answer.len(), 1);
     assert!(r.answer[0].ends_with("10.96.7.7"), "{:?}", r.answer);
 }
+
+/// A headless endpoint that two slices list under different port numbers for the same port
+/// name (the slices of a rolling change of targetPort) has two SRV records; its addresses are
+/// additional records once, not once per SRV record.
+#[test]
+fn srv_targets_listed_twice_get_their_addresses_once() {
+    let (s, mut slices) = headless(
+        "default",
+        "dup",
+        vec![Endpoint::new(ip("10.244.1.90"))],
+        false,
+    );
+    slices.push(EndpointSlice {
+        name: "dup-second".into(),
+        family: IpFamily::V4,
+        ports: vec![EndpointPort::new("http", Protocol::Tcp, 9090)],
+        endpoints: vec![
+            Endpoint::new(ip("10.244.1.90")),
+            Endpoint::new(ip("10.244.1.9")),
+        ],
+    });
+    let zone = zone_with(&[(s, slices)]);
+    let r = ask(&zone, "_http._tcp.dup.default.svc.cluster.local", Type::SRV);
+    assert_eq!(r.answer.len(), 3, "{:?}", r.answer);
+    let mut additional = r.additional.clone();
+    additional.sort();
+    assert_eq!(
+        additional,
+        [
+            "10-244-1-9.dup.default.svc.cluster.local. 5 A 10.244.1.9",
+            "10-244-1-90.dup.default.svc.cluster.local. 5 A 10.244.1.90",
+        ]
+    );
+}
