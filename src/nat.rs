@@ -1140,22 +1140,16 @@ fn swap16<const N: usize>(h: &mut [u8; N], at: usize, v: u16) -> u64 {
     if_changed(o != n, u64::from(!o) + u64::from(n))
 }
 
-/// Updates the checksum at `at` (native order) by `sum` of native-order terms: what
-/// `update_csum` does with [`Delta::apply`] / [`Delta::apply_udp`].
+/// Updates the checksum at `at` (native order) by `sum` of native-order terms, with
+/// [`Delta::apply`] / [`Delta::apply_udp`] as `update_csum` does.
 #[inline(always)]
 fn update_ne<const N: usize>(h: &mut [u8; N], at: usize, sum: u64, udp: bool) {
     let Some(s) = h.get_mut(at..at + 2) else {
         return;
     };
     let old = u16::from_ne_bytes([s[0], s[1]]);
-    let new = !wire::checksum::fold_wide(u64::from(!old) + sum);
-    let new = if udp && old == 0 {
-        0
-    } else if udp && new == 0 {
-        0xffff
-    } else {
-        new
-    };
+    let d = Delta::from_sum(sum);
+    let new = if udp { d.apply_udp(old) } else { d.apply(old) };
     s.copy_from_slice(&new.to_ne_bytes());
 }
 

@@ -147,6 +147,13 @@ impl Delta {
         }
     }
 
+    /// The delta whose unfolded sum of `~old + new` terms is `acc`, accumulated by the caller
+    /// (the common path's rewrite sums native-order words this way).
+    #[inline]
+    pub(crate) const fn from_sum(acc: u64) -> Self {
+        Delta { acc }
+    }
+
     /// Adds another delta to this one.
     #[inline]
     pub fn merge(&mut self, other: Delta) {
@@ -168,7 +175,7 @@ impl Delta {
     /// tests it.
     #[inline]
     pub fn apply(&self, checksum: u16) -> u16 {
-        !fold(fold64(u64::from(!checksum) + self.acc))
+        !fold_wide(u64::from(!checksum) + self.acc)
     }
 
     /// Like [`Delta::apply`], for a UDP checksum: `0` (no checksum, IPv4 only) stays `0`, and a
