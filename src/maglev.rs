@@ -481,33 +481,32 @@ fn add_mod(a: u32, b: u32, m: u32) -> u32 {
     }
 }
 
-/// The table being filled, in an array of `CAP >= m` slots (a power of two). Probes read the
-/// table itself: a slot is empty while it holds [`EMPTY`].
+/// The table being filled, `m` slots. Probes read the table itself: a slot is empty while it
+/// holds [`EMPTY`].
 ///
 /// Accesses are unchecked (`is_taken` and `take`, the only ones in the probe loops): removing
-/// the bounds check, or the `& (CAP - 1)` mask that replaced it before, cut the instructions of
-/// a build by 15% and its time by about 10% (`BENCHMARKS.md`). Every slot index is below `m` by
-/// construction: a cursor starts at an offset `h1 % m`, every step is [`add_mod`] of two values
-/// below `m` (skips are in `1..m`), and the endgame's empty slots come from a scan of `0..m`;
-/// and `populate_in` refuses `m > CAP` before any access.
-struct Slots<const CAP: usize> {
-    table: Box<[u16; CAP]>,
+/// the bounds check, or the mask of a power-of-two working array that replaced it before, cut
+/// the instructions of a build by 15% and its time by about 10% (`BENCHMARKS.md`). Every slot
+/// index is below `m`, the table's length, by construction: a cursor starts at an offset
+/// `h1 % m`, every step is [`add_mod`] of two values below `m` (skips are in `1..m`), and the
+/// endgame's empty slots come from a scan of the table.
+struct Slots {
+    table: Box<[u16]>,
 }
 
-impl<const CAP: usize> Slots<CAP> {
-    fn new() -> Result<Self, MaglevError> {
-        let table: Box<[u16]> = vec![EMPTY; CAP].into_boxed_slice();
-        Ok(Slots {
-            table: table.try_into().map_err(|_| MaglevError::Internal)?,
-        })
+impl Slots {
+    fn new(m: u32) -> Self {
+        Slots {
+            table: vec![EMPTY; m as usize].into_boxed_slice(),
+        }
     }
 
     /// Whether slot `s` is taken.
     #[inline(always)]
     #[allow(unsafe_code)]
     fn is_taken(&self, s: u32) -> bool {
-        debug_assert!((s as usize) < CAP);
-        // SAFETY: `s < m <= CAP` (see the type's comment), so the index is in bounds.
+        debug_assert!((s as usize) < self.table.len());
+        // SAFETY: `s < m`, the table's length (see the type's comment).
         unsafe { *self.table.get_unchecked(s as usize) != EMPTY }
     }
 
@@ -515,23 +514,15 @@ impl<const CAP: usize> Slots<CAP> {
     #[inline(always)]
     #[allow(unsafe_code)]
     fn take(&mut self, s: u32, id: u16) {
-        debug_assert!((s as usize) < CAP);
-        // SAFETY: `s < m <= CAP` (see the type's comment), so the index is in bounds.
+        debug_assert!((s as usize) < self.table.len());
+        // SAFETY: `s < m`, the table's length (see the type's comment).
         unsafe { *self.table.get_unchecked_mut(s as usize) = id };
-    }
-
-    /// The first `m` slots, the finished table.
-    fn finish(&self, m: u32) -> Result<Box<[u16]>, MaglevError> {
-        self.table
-            .get(..m as usize)
-            .map(Box::from)
-            .ok_or(MaglevError::Internal)
     }
 }
 
 /// Population state. Active backends are numbered `0..active` in canonical order.
-struct Filler<const CAP: usize> {
-    slots: Slots<CAP>,
+struct Filler {
+    slots: Slots,
     m: u32,
     /// Empty slots left.
     remaining: u32,
@@ -613,11 +604,7 @@ fn mod_inverse(a: u32, m: u32) -> u32 {
 
 /// Backend `p` takes the first empty slot of its permutation from its cursor on.
 #[inline(always)]
-fn probe<const CAP: usize>(
-    p: &mut Perm,
-    slots: &mut Slots<CAP>,
-    m: u32,
-) -> Result<(), MaglevError> {
+fn probe(p: &mut Perm, slots: &mut Slots, m: u32) -> Result<(), MaglevError> {
     let k1 = p.skip;
     let free = |s: u32| !slots.is_taken(s);
     let mut b = p.cursor;
@@ -665,12 +652,7 @@ fn probe<const CAP: usize>(
 /// `x + (W - 1) * skip` (mod `m`), found branch-free; if all are taken, the last of them.
 /// Returns the slot and whether it is taken.
 #[inline(always)]
-fn advance<const W: usize, const CAP: usize>(
-    slots: &Slots<CAP>,
-    x: u32,
-    skip: u32,
-    m: u32,
-) -> (u32, bool) {
+fn advance<const W: usize>(slots: &Slots, x: u32, skip: u32, m: u32) -> (u32, bool) {
     let mut c = [x; W];
     for k in 1..W {
         c[k] = add_mod(c[k - 1], skip, m);
@@ -686,9 +668,9 @@ fn advance<const W: usize, const CAP: usize>(
 /// slot, then the first steps of its next walk are made at once; the backends whose cursor is
 /// still on a taken slot are then walked on together until each cursor is at an empty slot.
 #[inline(never)]
-fn speculative_segment<const CAP: usize>(
+fn speculative_segment(
     perm: &mut [Perm],
-    slots: &mut Slots<CAP>,
+    slots: &mut Slots,
     m: u32,
     segment: &[u32],
     pending: &mut [u32],
@@ -698,7 +680,7 @@ fn speculative_segment<const CAP: usize>(
         let p = perm.get_mut(a as usize).ok_or(MaglevError::Internal)?;
         probe(p, slots, m)?;
         // The next walk's first TURN_WIDTH steps, branch-free.
-        let (x, taken) = advance::<TURN_WIDTH, CAP>(slots, p.cursor, p.skip, m);
+        let (x, taken) = advance::<TURN_WIDTH>(slots, p.cursor, p.skip, m);
         p.cursor = x;
         *pending.get_mut(np).ok_or(MaglevError::Internal)? = a;
         np += usize::from(taken);
@@ -722,9 +704,9 @@ fn speculative_segment<const CAP: usize>(
 /// moves up to PASS_WIDTH steps, branch-free, to the first empty slot among them or to the last.
 /// Those still on a taken slot are kept at the front of `pending`; returns how many.
 #[inline(never)]
-fn pending_pass<const CAP: usize>(
+fn pending_pass(
     perm: &mut [Perm],
-    slots: &Slots<CAP>,
+    slots: &Slots,
     m: u32,
     pending: &mut [u32],
 ) -> Result<usize, MaglevError> {
@@ -732,7 +714,7 @@ fn pending_pass<const CAP: usize>(
     for i in 0..pending.len() {
         let a = *pending.get(i).ok_or(MaglevError::Internal)?;
         let p = perm.get_mut(a as usize).ok_or(MaglevError::Internal)?;
-        let (x, taken) = advance::<PASS_WIDTH, CAP>(slots, add_mod(p.cursor, p.skip, m), p.skip, m);
+        let (x, taken) = advance::<PASS_WIDTH>(slots, add_mod(p.cursor, p.skip, m), p.skip, m);
         p.cursor = x;
         *pending.get_mut(nq).ok_or(MaglevError::Internal)? = a;
         nq += usize::from(taken);
@@ -740,7 +722,7 @@ fn pending_pass<const CAP: usize>(
     Ok(nq)
 }
 
-impl<const CAP: usize> Filler<CAP> {
+impl Filler {
     /// Replays `cycle` (active backend indices, one per turn) until the table is full.
     fn replay(&mut self, cycle: &[u32]) -> Result<(), MaglevError> {
         let len = u32::try_from(cycle.len()).map_err(|_| MaglevError::Internal)?;
@@ -821,7 +803,7 @@ impl<const CAP: usize> Filler<CAP> {
                 self.in_endgame = true;
                 self.empties.clear();
                 // Few slots are empty: skip blocks without one using a branch-free test.
-                let table = self.slots.table.get(..self.m as usize).unwrap_or(&[]);
+                let table = &self.slots.table;
                 for (c, chunk) in table.chunks(64).enumerate() {
                     if chunk.iter().fold(false, |any, &e| any | (e == EMPTY)) {
                         let base = (c * 64) as u32;
@@ -883,31 +865,14 @@ impl<const CAP: usize> Filler<CAP> {
     }
 }
 
-/// Fills a table of prime size `m >= active >= 1` (validated by the caller), in a working array
-/// of the smallest of a few power-of-two capacities that holds it.
+/// Fills a table of prime size `m >= active >= 1` (validated by the caller).
 fn populate(
     backends: &[Backend],
     seed: u64,
     m: u32,
     active: usize,
 ) -> Result<Box<[u16]>, MaglevError> {
-    match m {
-        0..=512 => populate_in::<512>(backends, seed, m, active),
-        513..=4096 => populate_in::<4096>(backends, seed, m, active),
-        4097..=32768 => populate_in::<32768>(backends, seed, m, active),
-        32769..=MAX_TABLE_SIZE => populate_in::<131_072>(backends, seed, m, active),
-        _ => Err(MaglevError::Internal),
-    }
-}
-
-fn populate_in<const CAP: usize>(
-    backends: &[Backend],
-    seed: u64,
-    m: u32,
-    active: usize,
-) -> Result<Box<[u16]>, MaglevError> {
-    // The unchecked slot accesses rely on this (see `Slots`).
-    if m as usize > CAP || m < 2 {
+    if !(2..=MAX_TABLE_SIZE).contains(&m) {
         return Err(MaglevError::Internal);
     }
     let mut perm = Vec::with_capacity(active);
@@ -926,7 +891,7 @@ fn populate_in<const CAP: usize>(
     }
     let endgame_at = endgame_threshold(m);
     let mut f = Filler {
-        slots: Slots::<CAP>::new()?,
+        slots: Slots::new(m),
         m,
         remaining: m,
         perm,
@@ -984,7 +949,7 @@ fn populate_in<const CAP: usize>(
             top.t += 1;
         }
     }
-    f.slots.finish(m)
+    Ok(f.slots.table)
 }
 
 #[cfg(test)]
