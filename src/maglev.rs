@@ -530,7 +530,10 @@ struct Filler {
     perm: Vec<Perm>,
     /// Endgame: once `endgame_at` slots are left, the empty slots are listed here and each turn
     /// finds its slot by arithmetic instead of by probing (same result, see `turn_endgame`).
-    empties: Vec<u32>,
+    empties: Vec<f64>,
+    /// The empty slots are `empties[..live]`; the rest, up to a multiple of 4, is NaN padding
+    /// (never chosen by the argmin).
+    live: usize,
     in_endgame: bool,
     /// Per active backend: `skip^-1 mod m`, computed on first use in the endgame (0 = not yet).
     inverse: Vec<u32>,
@@ -568,6 +571,39 @@ fn segment_ends(cycle: &[u32], active: usize) -> Result<Vec<u32>, MaglevError> {
     }
     ends.push(u32::try_from(cycle.len()).map_err(|_| MaglevError::Internal)?);
     Ok(ends)
+}
+
+/// `k as f64` for the positions `k` of the endgame's list of empty slots (at most 256: see
+/// `endgame_threshold`).
+const POSITIONS: [f64; 256] = {
+    let mut p = [0.0; 256];
+    let mut k = 0;
+    while k < 256 {
+        p[k] = k as f64;
+        k += 1;
+    }
+    p
+};
+
+/// Removes `empties[k]` (`k < live`) from the endgame's list, keeping the NaN padding to a
+/// multiple of 4; returns it.
+fn remove_empty(empties: &mut Vec<f64>, live: &mut usize, k: usize) -> Result<f64, MaglevError> {
+    if k >= *live {
+        return Err(MaglevError::Internal);
+    }
+    let last = *live - 1;
+    let (Some(&e), Some(&moved)) = (empties.get(k), empties.get(last)) else {
+        return Err(MaglevError::Internal);
+    };
+    if let Some(x) = empties.get_mut(k) {
+        *x = moved;
+    }
+    if let Some(x) = empties.get_mut(last) {
+        *x = f64::NAN;
+    }
+    *live = last;
+    empties.truncate(last.div_ceil(4) * 4);
+    Ok(e)
 }
 
 /// Number of empty slots at which population switches from probing to the endgame. Probing for
@@ -811,9 +847,13 @@ impl Filler {
                             (base..)
                                 .zip(chunk)
                                 .filter(|&(_, &e)| e == EMPTY)
-                                .map(|(i, _)| i),
+                                .map(|(i, _)| f64::from(i)),
                         );
                     }
+                }
+                self.live = self.empties.len();
+                while self.empties.len() % 4 != 0 {
+                    self.empties.push(f64::NAN);
                 }
             }
             self.turn_endgame(a)?;
@@ -835,27 +875,55 @@ impl Filler {
         if *inv == 0 {
             *inv = mod_inverse(skip, m);
         }
-        let inv = u64::from(*inv);
-        let m64 = u64::from(m);
-        // x mod m for x < 2^34 as x - floor(x * magic / 2^64) * m with magic = ceil(2^64 / m):
-        // the error of the quotient is below x / 2^64 < 2^-30, less than the 1/m > 2^-17 gap
-        // between x/m and the next integer, so the quotient is exact.
-        let magic = u64::MAX / m64 + 1;
-        // In 1..=m: e + back is e - cursor (mod m), and below 2m.
-        let back = m - p.cursor;
-        // Branch-free argmin: distance in the high half, position in the low half.
-        let mut best = u64::MAX;
-        for (k, &e) in self.empties.iter().enumerate() {
-            let x = u64::from(add_mod(e, back, m)) * inv;
-            let q = ((u128::from(x) * u128::from(magic)) >> 64) as u64;
-            let d = x - q * m64;
-            best = best.min(d << 32 | k as u64);
-        }
-        let best_k = (best & 0xFFFF_FFFF) as usize;
-        if best_k >= self.empties.len() {
-            return Err(MaglevError::Internal);
-        }
-        let e = self.empties.swap_remove(best_k);
+        let inv = f64::from(*inv);
+        // The cursor's own slot, if empty, is the answer (0 steps ahead); the arithmetic below
+        // is for the others.
+        let e = if !self.slots.is_taken(p.cursor) {
+            let c = f64::from(p.cursor);
+            let k = self
+                .empties
+                .iter()
+                .take(self.live)
+                .position(|&e| e == c)
+                .ok_or(MaglevError::Internal)?;
+            remove_empty(&mut self.empties, &mut self.live, k)?;
+            p.cursor
+        } else {
+            // In floating point, exactly (round to nearest, as Rust assumes): for an empty slot
+            // e != cursor, x = e + (m - cursor) is in 1..2m and not m, so y = x * inv < 2^35 is
+            // an integer that is not a multiple of m, and y / m is at least 1/m >= 2^-17 from
+            // every integer. y * (1/m) errs by under 2^-33, so y * (1/m) - 0.5 rounds (by the
+            // 1.5 * 2^52 trick) to floor(y / m) = q, and d = y - q * m = (e - cursor) * inv
+            // mod m, the number of steps from the cursor to e, in 1..m. The argmin packs d and
+            // the position k < 256 into one exact value d * 256 + k.
+            const ROUND: f64 = 6_755_399_441_055_744.0;
+            let (mf, rm) = (f64::from(m), 1.0 / f64::from(m));
+            let back = f64::from(m - p.cursor);
+            if self.empties.len() > POSITIONS.len() {
+                return Err(MaglevError::Internal);
+            }
+            // Four independent minima (the padding's NaN never compares less).
+            let mut best = [f64::INFINITY; 4];
+            for (e, k) in self.empties.chunks_exact(4).zip(POSITIONS.chunks_exact(4)) {
+                for j in 0..4 {
+                    let y = (e[j] + back) * inv;
+                    let q = ((y * rm - 0.5) + ROUND) - ROUND;
+                    let v = (y - q * mf) * 256.0 + k[j];
+                    best[j] = if v < best[j] { v } else { best[j] };
+                }
+            }
+            let best = best
+                .iter()
+                .fold(f64::INFINITY, |b, &v| if v < b { v } else { b });
+            if best >= 33_554_432.0 {
+                return Err(MaglevError::Internal);
+            }
+            remove_empty(
+                &mut self.empties,
+                &mut self.live,
+                (best as u32 % 256) as usize,
+            )? as u32
+        };
         if self.slots.is_taken(e) {
             return Err(MaglevError::Internal);
         }
@@ -895,7 +963,8 @@ fn populate(
         m,
         remaining: m,
         perm,
-        empties: Vec::with_capacity(endgame_at as usize),
+        empties: Vec::with_capacity(endgame_at as usize + 4),
+        live: 0,
         in_endgame: false,
         inverse: vec![0; active],
         endgame_at,
