@@ -641,47 +641,59 @@ fn mod_inverse(a: u32, m: u32) -> u32 {
 /// Backend `p` takes the first empty slot of its permutation from its cursor on.
 #[inline(always)]
 fn probe(p: &mut Perm, slots: &mut Slots, m: u32) -> Result<(), MaglevError> {
-    let k1 = p.skip;
-    let free = |s: u32| !slots.is_taken(s);
-    let mut b = p.cursor;
-    let s = if free(b) {
-        b
+    let s = if slots.is_taken(p.cursor) {
+        walk_inline(p, slots, m)?
     } else {
-        // Walk the permutation four entries at a time: the four positions come from the same
-        // base, so the add-mod chain is one step per four probes. There is an empty slot and the
-        // permutation visits every slot, so this ends within m / 4 + 1 rounds; the budget only
-        // guards against a broken invariant.
-        let k2 = add_mod(k1, k1, m);
-        let k3 = add_mod(k2, k1, m);
-        let k4 = add_mod(k3, k1, m);
-        let mut budget = m / 4 + 2;
-        loop {
-            let s1 = add_mod(b, k1, m);
-            let s2 = add_mod(b, k2, m);
-            let s3 = add_mod(b, k3, m);
-            let s4 = add_mod(b, k4, m);
-            let (f1, f2, f3, f4) = (free(s1), free(s2), free(s3), free(s4));
-            if f1 | f2 | f3 | f4 {
-                break if f1 {
-                    s1
-                } else if f2 {
-                    s2
-                } else if f3 {
-                    s3
-                } else {
-                    s4
-                };
-            }
-            b = s4;
-            budget -= 1;
-            if budget == 0 {
-                return Err(MaglevError::Internal);
-            }
-        }
+        p.cursor
     };
     slots.take(s, p.id);
-    p.cursor = add_mod(s, k1, m);
+    p.cursor = add_mod(s, p.skip, m);
     Ok(())
+}
+
+/// [`walk_inline`], out of line.
+#[inline(never)]
+fn walk(p: &Perm, slots: &Slots, m: u32) -> Result<u32, MaglevError> {
+    walk_inline(p, slots, m)
+}
+
+/// The first empty slot of `p`'s permutation after its cursor (whose slot is taken).
+#[inline(always)]
+fn walk_inline(p: &Perm, slots: &Slots, m: u32) -> Result<u32, MaglevError> {
+    // Walk the permutation four entries at a time: the four positions come from the same base,
+    // so the add-mod chain is one step per four probes. There is an empty slot and the
+    // permutation visits every slot, so this ends within m / 4 + 1 rounds; the budget only
+    // guards against a broken invariant.
+    let free = |s: u32| !slots.is_taken(s);
+    let k1 = p.skip;
+    let k2 = add_mod(k1, k1, m);
+    let k3 = add_mod(k2, k1, m);
+    let k4 = add_mod(k3, k1, m);
+    let mut b = p.cursor;
+    let mut budget = m / 4 + 2;
+    loop {
+        let s1 = add_mod(b, k1, m);
+        let s2 = add_mod(b, k2, m);
+        let s3 = add_mod(b, k3, m);
+        let s4 = add_mod(b, k4, m);
+        let (f1, f2, f3, f4) = (free(s1), free(s2), free(s3), free(s4));
+        if f1 | f2 | f3 | f4 {
+            return Ok(if f1 {
+                s1
+            } else if f2 {
+                s2
+            } else if f3 {
+                s3
+            } else {
+                s4
+            });
+        }
+        b = s4;
+        budget -= 1;
+        if budget == 0 {
+            return Err(MaglevError::Internal);
+        }
+    }
 }
 
 /// The first empty slot among `W` consecutive steps of a permutation, `x`, `x + skip`, ...,
@@ -709,17 +721,20 @@ fn speculative_segment(
     slots: &mut Slots,
     m: u32,
     segment: &[u32],
+    identity: bool,
     pending: &mut [u32],
 ) -> Result<(), MaglevError> {
     let mut np = 0usize;
-    for &a in segment {
-        let p = perm.get_mut(a as usize).ok_or(MaglevError::Internal)?;
-        probe(p, slots, m)?;
-        // The next walk's first TURN_WIDTH steps, branch-free.
-        let (x, taken) = advance::<TURN_WIDTH>(slots, p.cursor, p.skip, m);
-        p.cursor = x;
-        *pending.get_mut(np).ok_or(MaglevError::Internal)? = a;
-        np += usize::from(taken);
+    if identity {
+        // All backends in canonical order (equal weights): no indirection.
+        for (p, a) in perm.iter_mut().zip(0u32..) {
+            speculative_turn(p, a, slots, m, pending, &mut np)?;
+        }
+    } else {
+        for &a in segment {
+            let p = perm.get_mut(a as usize).ok_or(MaglevError::Internal)?;
+            speculative_turn(p, a, slots, m, pending, &mut np)?;
+        }
     }
     // Each pass moves every pending walk at least one step; a walk ends within m steps as some
     // slot is still empty (the caller keeps more slots empty than a cycle has turns).
@@ -733,6 +748,32 @@ fn speculative_segment(
             pending.get_mut(..np).ok_or(MaglevError::Internal)?,
         )?;
     }
+    Ok(())
+}
+
+/// One turn of [`speculative_segment`]: backend `a` (`p`) takes its slot, then the next walk's
+/// first TURN_WIDTH steps are made, branch-free; if they end on a taken slot, `a` is appended
+/// to `pending[..np]`.
+#[inline(always)]
+fn speculative_turn(
+    p: &mut Perm,
+    a: u32,
+    slots: &mut Slots,
+    m: u32,
+    pending: &mut [u32],
+    np: &mut usize,
+) -> Result<(), MaglevError> {
+    let s = if slots.is_taken(p.cursor) {
+        // Taken since it was found empty: rare, so out of line.
+        walk(p, slots, m)?
+    } else {
+        p.cursor
+    };
+    slots.take(s, p.id);
+    let (x, taken) = advance::<TURN_WIDTH>(slots, add_mod(s, p.skip, m), p.skip, m);
+    p.cursor = x;
+    *pending.get_mut(*np).ok_or(MaglevError::Internal)? = a;
+    *np += usize::from(taken);
     Ok(())
 }
 
@@ -772,8 +813,10 @@ impl Filler {
         let ends = segment_ends(cycle, self.perm.len())?;
         if cycle.len() >= SPECULATE_MIN_SEGMENT * ends.len() {
             let mut pending = vec![0u32; cycle.len()];
+            // `cycle` is every backend once, in canonical order (equal weights)?
+            let identity = cycle.iter().zip(0u32..).all(|(&a, i)| a == i);
             while self.remaining >= clear.max(m / SPECULATE_UNTIL_DIV) {
-                self.speculative_cycle(cycle, &ends, &mut pending)?;
+                self.speculative_cycle(cycle, &ends, identity, &mut pending)?;
             }
         }
         // Whole cycles, without per-turn bookkeeping, while they stay clear of the endgame.
@@ -810,6 +853,7 @@ impl Filler {
         &mut self,
         cycle: &[u32],
         ends: &[u32],
+        identity: bool,
         pending: &mut [u32],
     ) -> Result<(), MaglevError> {
         let mut start = 0usize;
@@ -818,7 +862,16 @@ impl Filler {
                 .get(start..end as usize)
                 .ok_or(MaglevError::Internal)?;
             start = end as usize;
-            speculative_segment(&mut self.perm, &mut self.slots, self.m, segment, pending)?;
+            // Checked once per segment and cycle: the segment is all backends in order.
+            let identity = identity && segment.len() == self.perm.len();
+            speculative_segment(
+                &mut self.perm,
+                &mut self.slots,
+                self.m,
+                segment,
+                identity,
+                pending,
+            )?;
             let filled = u32::try_from(segment.len()).map_err(|_| MaglevError::Internal)?;
             self.remaining = self
                 .remaining
