@@ -481,8 +481,9 @@ fn add_mod(a: u32, b: u32, m: u32) -> u32 {
     }
 }
 
-/// The table being filled, `m` slots. Probes read the table itself: a slot is empty while it
-/// holds [`EMPTY`].
+/// The table being filled, `m` slots, and beside it one byte per slot, nonzero once the slot is
+/// taken: probes read the bytes (64 KiB at `M = 65537`, against 128 KiB for the table: more of
+/// it stays in L1; measured -4%), the table is only written.
 ///
 /// Accesses are unchecked (`is_taken` and `take`, the only ones in the probe loops): removing
 /// the bounds check, or the mask of a power-of-two working array that replaced it before, cut
@@ -492,12 +493,14 @@ fn add_mod(a: u32, b: u32, m: u32) -> u32 {
 /// endgame's empty slots come from a scan of the table.
 struct Slots {
     table: Box<[u16]>,
+    bytes: Box<[u8]>,
 }
 
 impl Slots {
     fn new(m: u32) -> Self {
         Slots {
             table: vec![EMPTY; m as usize].into_boxed_slice(),
+            bytes: vec![0u8; m as usize].into_boxed_slice(),
         }
     }
 
@@ -505,18 +508,21 @@ impl Slots {
     #[inline(always)]
     #[allow(unsafe_code)]
     fn is_taken(&self, s: u32) -> bool {
-        debug_assert!((s as usize) < self.table.len());
-        // SAFETY: `s < m`, the table's length (see the type's comment).
-        unsafe { *self.table.get_unchecked(s as usize) != EMPTY }
+        debug_assert!((s as usize) < self.bytes.len());
+        // SAFETY: `s < m`, the length of `bytes` (see the type's comment).
+        unsafe { *self.bytes.get_unchecked(s as usize) != 0 }
     }
 
     /// Gives empty slot `s` to backend `id`.
     #[inline(always)]
     #[allow(unsafe_code)]
     fn take(&mut self, s: u32, id: u16) {
-        debug_assert!((s as usize) < self.table.len());
-        // SAFETY: `s < m`, the table's length (see the type's comment).
-        unsafe { *self.table.get_unchecked_mut(s as usize) = id };
+        debug_assert!((s as usize) < self.table.len() && (s as usize) < self.bytes.len());
+        // SAFETY: `s < m`, the length of `table` and `bytes` (see the type's comment).
+        unsafe {
+            *self.table.get_unchecked_mut(s as usize) = id;
+            *self.bytes.get_unchecked_mut(s as usize) = 1;
+        }
     }
 }
 
