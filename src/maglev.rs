@@ -553,6 +553,11 @@ const SPECULATE_UNTIL_DIV: u32 = 8;
 /// Walk steps made right after each turn in `speculative_segment`.
 const TURN_WIDTH: usize = 3;
 
+/// While more than `m / EARLY_DIV` slots are empty, a speculative turn makes only
+/// EARLY_WIDTH steps (the first usually finds an empty slot). Only speed depends on these.
+const EARLY_WIDTH: usize = 1;
+const EARLY_DIV: u32 = 2;
+
 /// Walk steps per pending backend and pass in `speculative_segment`.
 const PASS_WIDTH: usize = 4;
 
@@ -722,7 +727,7 @@ fn advance<const W: usize>(slots: &Slots, x: u32, skip: u32, m: u32) -> (u32, bo
 /// slot, then the first steps of its next walk are made at once; the backends whose cursor is
 /// still on a taken slot are then walked on together until each cursor is at an empty slot.
 #[inline(never)]
-fn speculative_segment(
+fn speculative_segment<const W: usize>(
     perm: &mut [Perm],
     slots: &mut Slots,
     m: u32,
@@ -734,12 +739,12 @@ fn speculative_segment(
     if identity {
         // All backends in canonical order (equal weights): no indirection.
         for (p, a) in perm.iter_mut().zip(0u32..) {
-            speculative_turn(p, a, slots, m, pending, &mut np)?;
+            speculative_turn::<W>(p, a, slots, m, pending, &mut np)?;
         }
     } else {
         for &a in segment {
             let p = perm.get_mut(a as usize).ok_or(MaglevError::Internal)?;
-            speculative_turn(p, a, slots, m, pending, &mut np)?;
+            speculative_turn::<W>(p, a, slots, m, pending, &mut np)?;
         }
     }
     // Each pass moves every pending walk at least one step; a walk ends within m steps as some
@@ -761,7 +766,7 @@ fn speculative_segment(
 /// first TURN_WIDTH steps are made, branch-free; if they end on a taken slot, `a` is appended
 /// to `pending[..np]`.
 #[inline(always)]
-fn speculative_turn(
+fn speculative_turn<const W: usize>(
     p: &mut Perm,
     a: u32,
     slots: &mut Slots,
@@ -776,7 +781,7 @@ fn speculative_turn(
         p.cursor
     };
     slots.take(s, p.id);
-    let (x, taken) = advance::<TURN_WIDTH>(slots, add_mod(s, p.skip, m), p.skip, m);
+    let (x, taken) = advance::<W>(slots, add_mod(s, p.skip, m), p.skip, m);
     p.cursor = x;
     *pending.get_mut(*np).ok_or(MaglevError::Internal)? = a;
     *np += usize::from(taken);
@@ -870,14 +875,25 @@ impl Filler {
             start = end as usize;
             // Checked once per segment and cycle: the segment is all backends in order.
             let identity = identity && segment.len() == self.perm.len();
-            speculative_segment(
-                &mut self.perm,
-                &mut self.slots,
-                self.m,
-                segment,
-                identity,
-                pending,
-            )?;
+            if self.remaining > self.m / EARLY_DIV {
+                speculative_segment::<EARLY_WIDTH>(
+                    &mut self.perm,
+                    &mut self.slots,
+                    self.m,
+                    segment,
+                    identity,
+                    pending,
+                )?;
+            } else {
+                speculative_segment::<TURN_WIDTH>(
+                    &mut self.perm,
+                    &mut self.slots,
+                    self.m,
+                    segment,
+                    identity,
+                    pending,
+                )?;
+            }
             let filled = u32::try_from(segment.len()).map_err(|_| MaglevError::Internal)?;
             self.remaining = self
                 .remaining
