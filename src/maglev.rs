@@ -68,19 +68,21 @@
 //!
 //! Building walks each backend's permutation to its next empty slot: O(M log M) probes in
 //! expectation, cut to O(M log √M) by an endgame that, once only about √(M/2) slots are empty,
-//! finds each turn's slot by arithmetic over the empty slots (same result). While more than
-//! M/8 slots are empty and the turn cycle has long runs of distinct backends (64 or more turns
-//! on average: at least 64 equal-weight backends), each turn's next first probe is made right
-//! after it and the walks that need more are advanced together, branch-free, so that turns
-//! rarely end on a mispredicted branch (same result again; see `Filler::speculative_cycle`).
-//! Unequal weights add a sort of at most M turns (or O(M log |A|) heap steps for large, coprime
-//! weights). The populate loop allocates nothing and divides nothing per probe; memory during
-//! the build is a working table of the next power of two ≥ M entries of 2 bytes (indices
-//! masked, so the probe loops need no bounds checks), a few words per backend and up to 8 bytes
-//! per turn of the replayed cycle. At `M = 65537` with 1,000 equal-weight backends a build
-//! takes 0.64 ms on the 2-core development machine when it is quiet, 0.8–0.85 ms when it is
-//! shared (about 1.05 ms before the speculative cycles), over 500 times faster than the
-//! `maglev` crate; the 0.5 ms is not reached (see `BENCHMARKS.md`).
+//! finds each turn's slot by arithmetic over the empty slots (same result; exact floating-point
+//! arithmetic, four lanes, vectorised). While more than M/8 slots are empty and the turn cycle
+//! has long runs of distinct backends (64 or more turns on average: at least 64 equal-weight
+//! backends), each turn makes the first steps of its backend's next walk right away,
+//! branch-free, and the walks that need more are advanced together, also branch-free, so that
+//! turns rarely end on a mispredicted branch (same result again; see
+//! `Filler::speculative_cycle`). Unequal weights add a sort of at most M turns (or O(M log |A|)
+//! heap steps for large, coprime weights). The populate loop allocates nothing and divides
+//! nothing per probe; memory during the build is the table itself (M entries of 2 bytes,
+//! written once per slot), an occupancy byte per slot (what the probes read: half the
+//! footprint of the table), a few words per backend and up to 8 bytes per turn of the replayed
+//! cycle. At `M = 65537` with 1,000 equal-weight backends a build takes about 0.38–0.45 ms on
+//! the 2-core development machine when it is quiet and 0.5–0.6 ms when the host is busy
+//! (0.57–0.64 and 0.8–0.86 ms before the session of 2026-12-03), several hundred times faster
+//! than the `maglev` crate (figures in `BENCHMARKS.md`).
 //! Nothing here panics: every bad input is a [`MaglevError`].
 
 use alloc::boxed::Box;
@@ -852,14 +854,16 @@ impl Filler {
     ///
     /// When most slots are empty, a turn's first probe usually succeeds, but whether it does is
     /// a coin toss for the branch predictor, and each miss costs about as much as the turn.
-    /// So right after a backend takes its slot, its *next* first probe is done at once and only
-    /// its outcome recorded: backends whose next slot is already taken go on a pending list,
-    /// and at the end of each segment (a run of turns by distinct backends) the pending walks
-    /// are advanced together, four permutation steps per pass over the list, branch-free, until
-    /// each has reached a slot that is empty. A backend's cursor then points at a slot that
-    /// was the first empty one of its walk at some earlier moment; slots only ever fill, so at
-    /// its next turn that slot is still its answer if it is still empty (almost always), and
-    /// otherwise `probe` walks on from it. The table is exactly the one of plain turns.
+    /// So right after a backend takes its slot, the first steps of its *next* walk are made at
+    /// once, branch-free (one step while more than half the slots are empty, three after: see
+    /// [`advance`]): its cursor moves to the first empty slot among them. Backends whose steps
+    /// all met taken slots go on a pending list, and at the end of each segment (a run of turns
+    /// by distinct backends) the pending walks are advanced together, four permutation steps
+    /// per pass over the list, branch-free, until each has reached a slot that is empty. A
+    /// backend's cursor then points at a slot that was the first empty one of its walk at some
+    /// earlier moment; slots only ever fill, so at its next turn that slot is still its answer
+    /// if it is still empty (almost always), and otherwise [`walk`] goes on from it. The table
+    /// is exactly the one of plain turns.
     fn speculative_cycle(
         &mut self,
         cycle: &[u32],
