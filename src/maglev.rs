@@ -1336,6 +1336,45 @@ mod tests {
         }
     }
 
+    /// The benchmark's shapes (1,000 backends at M = 65537, equal and 1:2:3 weights) and random
+    /// sets from 64 to 400 backends with random weights (zeros included) at mid sizes: every
+    /// phase of the builder (one-step and three-step speculative turns, pending passes, out of
+    /// line walks, plain cycles, the floating-point endgame) against the plain reference.
+    #[test]
+    fn large_sets_match_reference() {
+        let mut weighted = pods(1000, 31);
+        for (i, x) in weighted.iter_mut().enumerate() {
+            x.weight = 1 + i as u32 % 3;
+        }
+        for (b, m, seed) in [(pods(1000, 30), 65537u32, 9u64), (weighted, 65537, 10)] {
+            let t = Maglev::build_with_size(&b, seed, m).unwrap();
+            assert_eq!(t.table(), &reference(&b, seed, m)[..], "n {}", b.len());
+        }
+        let mut rng = Rng(33);
+        for case in 0..8u64 {
+            let n = 64 + rng.below(337) as usize;
+            let mut b = pods(n, 40 + case);
+            match case % 3 {
+                0 => {}
+                1 => b
+                    .iter_mut()
+                    .for_each(|x| x.weight = 1 + rng.below(5) as u32),
+                _ => b.iter_mut().for_each(|x| x.weight = rng.below(3) as u32),
+            }
+            if b.iter().all(|x| x.weight == 0) {
+                b[0].weight = 1;
+            }
+            let m = [4093u32, 8191, 16381, 32749][(case % 4) as usize];
+            let seed = rng.next();
+            let t = Maglev::build_with_size(&b, seed, m).unwrap();
+            assert_eq!(
+                t.table(),
+                &reference(&b, seed, m)[..],
+                "case {case} n {n} m {m}"
+            );
+        }
+    }
+
     // Golden tables. Produced by tools/maglev_reference.py, an independent Python
     // implementation written from the module documentation on top of PyPI `xxhash` 4.1.0
     // (libxxhash 0.8.4). The digest is XXH64 (seed 0) of the table as little-endian u16s.
