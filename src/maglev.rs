@@ -1336,6 +1336,30 @@ mod tests {
         }
     }
 
+    /// The speculative cycles at small sizes (a few cycles of 64-150 turns), small enough to
+    /// run under Miri, which checks the unchecked slot accesses:
+    /// `cargo +nightly miri test --lib -- --exact maglev::tests::speculative_cycles_small`.
+    #[test]
+    fn speculative_cycles_small() {
+        let mut weighted = pods(100, 51);
+        for (i, x) in weighted.iter_mut().enumerate() {
+            x.weight = 1 + i as u32 % 2;
+        }
+        for (b, m, seed) in [
+            (pods(64, 50), 257u32, 1u64),
+            (pods(70, 52), 521, 2),
+            (weighted, 1021, 3),
+        ] {
+            let t = Maglev::build_with_size(&b, seed, m).unwrap();
+            assert_eq!(
+                t.table(),
+                &reference(&b, seed, m)[..],
+                "n {} m {m}",
+                b.len()
+            );
+        }
+    }
+
     /// The benchmark's shapes (1,000 backends at M = 65537, equal and 1:2:3 weights) and random
     /// sets from 64 to 400 backends with random weights (zeros included) at mid sizes: every
     /// phase of the builder (one-step and three-step speculative turns, pending passes, out of
