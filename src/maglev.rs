@@ -765,7 +765,7 @@ fn speculative_segment<const W: usize>(
 }
 
 /// One turn of [`speculative_segment`]: backend `a` (`p`) takes its slot, then the next walk's
-/// first TURN_WIDTH steps are made, branch-free; if they end on a taken slot, `a` is appended
+/// first `W` steps are made, branch-free; if they end on a taken slot, `a` is appended
 /// to `pending[..np]`.
 #[inline(always)]
 fn speculative_turn<const W: usize>(
