@@ -764,6 +764,10 @@ fn speculative_segment<const W: usize>(
     Ok(())
 }
 
+/// [`speculative_segment`] at one width.
+type SegmentFn =
+    fn(&mut [Perm], &mut Slots, u32, &[u32], bool, &mut [u32]) -> Result<(), MaglevError>;
+
 /// One turn of [`speculative_segment`]: backend `a` (`p`) takes its slot, then the next walk's
 /// first `W` steps are made, branch-free; if they end on a taken slot, `a` is appended
 /// to `pending[..np]`.
@@ -879,25 +883,19 @@ impl Filler {
             start = end as usize;
             // Checked once per segment and cycle: the segment is all backends in order.
             let identity = identity && segment.len() == self.perm.len();
-            if self.remaining > self.m / EARLY_DIV {
-                speculative_segment::<EARLY_WIDTH>(
-                    &mut self.perm,
-                    &mut self.slots,
-                    self.m,
-                    segment,
-                    identity,
-                    pending,
-                )?;
+            let run: SegmentFn = if self.remaining > self.m / EARLY_DIV {
+                speculative_segment::<EARLY_WIDTH>
             } else {
-                speculative_segment::<TURN_WIDTH>(
-                    &mut self.perm,
-                    &mut self.slots,
-                    self.m,
-                    segment,
-                    identity,
-                    pending,
-                )?;
-            }
+                speculative_segment::<TURN_WIDTH>
+            };
+            run(
+                &mut self.perm,
+                &mut self.slots,
+                self.m,
+                segment,
+                identity,
+                pending,
+            )?;
             let filled = u32::try_from(segment.len()).map_err(|_| MaglevError::Internal)?;
             self.remaining = self
                 .remaining
@@ -1189,6 +1187,26 @@ mod tests {
         entry.into_iter().map(Option::unwrap).collect()
     }
 
+    /// `pods(n, salt)` with weights 1, 2, ..., `k`, 1, 2, ... in canonical order.
+    fn pods_cycling_weights(n: usize, salt: u64, k: u32) -> Vec<Backend> {
+        let mut b = pods(n, salt);
+        for (i, x) in b.iter_mut().enumerate() {
+            x.weight = 1 + i as u32 % k;
+        }
+        b
+    }
+
+    /// The builder's table for `b` is the plain reference's.
+    fn check_against_reference(b: &[Backend], seed: u64, m: u32) {
+        let t = Maglev::build_with_size(b, seed, m).unwrap();
+        assert_eq!(
+            t.table(),
+            &reference(b, seed, m)[..],
+            "n {} m {m} seed {seed}",
+            b.len()
+        );
+    }
+
     fn table_digest(t: &Maglev) -> u64 {
         let bytes: Vec<u8> = t.table().iter().flat_map(|e| e.to_le_bytes()).collect();
         xxh64(0, &bytes)
@@ -1312,10 +1330,7 @@ mod tests {
     /// backends), equal and weighted, give exactly the reference table.
     #[test]
     fn speculative_cycles_match_reference() {
-        let mut weighted = pods(150, 21);
-        for (i, x) in weighted.iter_mut().enumerate() {
-            x.weight = 1 + i as u32 % 3;
-        }
+        let weighted = pods_cycling_weights(150, 21, 3);
         let mut zeros = pods(130, 22);
         for (i, x) in zeros.iter_mut().enumerate() {
             x.weight = u32::from(i % 7 != 0);
@@ -1326,13 +1341,7 @@ mod tests {
             (weighted, 8191, 3),
             (zeros, 2039, 4),
         ] {
-            let t = Maglev::build_with_size(&b, seed, m).unwrap();
-            assert_eq!(
-                t.table(),
-                &reference(&b, seed, m)[..],
-                "n {} m {m}",
-                b.len()
-            );
+            check_against_reference(&b, seed, m);
         }
     }
 
@@ -1341,22 +1350,13 @@ mod tests {
     /// `cargo +nightly miri test --lib -- --exact maglev::tests::speculative_cycles_small`.
     #[test]
     fn speculative_cycles_small() {
-        let mut weighted = pods(100, 51);
-        for (i, x) in weighted.iter_mut().enumerate() {
-            x.weight = 1 + i as u32 % 2;
-        }
+        let weighted = pods_cycling_weights(100, 51, 2);
         for (b, m, seed) in [
             (pods(64, 50), 257u32, 1u64),
             (pods(70, 52), 521, 2),
             (weighted, 1021, 3),
         ] {
-            let t = Maglev::build_with_size(&b, seed, m).unwrap();
-            assert_eq!(
-                t.table(),
-                &reference(&b, seed, m)[..],
-                "n {} m {m}",
-                b.len()
-            );
+            check_against_reference(&b, seed, m);
         }
     }
 
@@ -1366,13 +1366,9 @@ mod tests {
     /// line walks, plain cycles, the floating-point endgame) against the plain reference.
     #[test]
     fn large_sets_match_reference() {
-        let mut weighted = pods(1000, 31);
-        for (i, x) in weighted.iter_mut().enumerate() {
-            x.weight = 1 + i as u32 % 3;
-        }
+        let weighted = pods_cycling_weights(1000, 31, 3);
         for (b, m, seed) in [(pods(1000, 30), 65537u32, 9u64), (weighted, 65537, 10)] {
-            let t = Maglev::build_with_size(&b, seed, m).unwrap();
-            assert_eq!(t.table(), &reference(&b, seed, m)[..], "n {}", b.len());
+            check_against_reference(&b, seed, m);
         }
         let mut rng = Rng(33);
         for case in 0..8u64 {
@@ -1390,12 +1386,7 @@ mod tests {
             }
             let m = [4093u32, 8191, 16381, 32749][(case % 4) as usize];
             let seed = rng.next();
-            let t = Maglev::build_with_size(&b, seed, m).unwrap();
-            assert_eq!(
-                t.table(),
-                &reference(&b, seed, m)[..],
-                "case {case} n {n} m {m}"
-            );
+            check_against_reference(&b, seed, m);
         }
     }
 
