@@ -473,7 +473,7 @@ struct Perm {
 
 #[inline(always)]
 fn add_mod(a: u32, b: u32, m: u32) -> u32 {
-    // a, b < m <= 2^17: no overflow. Branch-free: the subtraction's borrow picks the result.
+    // a, b < m <= 2^17: no overflow. Branch-free: the sign of s - m (as i32) picks the result.
     let s = a + b;
     let t = s.wrapping_sub(m) as i32;
     if t < 0 {
@@ -492,7 +492,7 @@ fn add_mod(a: u32, b: u32, m: u32) -> u32 {
 /// the instructions of a build by 15% and its time by about 10% (`BENCHMARKS.md`). Every slot
 /// index is below `m`, the table's length, by construction: a cursor starts at an offset
 /// `h1 % m`, every step is [`add_mod`] of two values below `m` (skips are in `1..m`), and the
-/// endgame's empty slots come from a scan of the table.
+/// endgame's empty slots come from a scan of the occupancy bytes.
 struct Slots {
     table: Box<[u16]>,
     bytes: Box<[u8]>,
@@ -728,6 +728,7 @@ fn advance<const W: usize>(slots: &Slots, x: u32, skip: u32, m: u32) -> (u32, bo
 /// The turns of one segment (distinct backends) of [`Filler::speculative_cycle`]: each takes its
 /// slot, then the first steps of its next walk are made at once; the backends whose cursor is
 /// still on a taken slot are then walked on together until each cursor is at an empty slot.
+/// `identity`: the segment is every backend once, in canonical order (`segment[i] == i`).
 #[inline(never)]
 fn speculative_segment<const W: usize>(
     perm: &mut [Perm],
@@ -830,8 +831,10 @@ impl Filler {
         let ends = segment_ends(cycle, self.perm.len())?;
         if cycle.len() >= SPECULATE_MIN_SEGMENT * ends.len() {
             let mut pending = vec![0u32; cycle.len()];
-            // `cycle` is every backend once, in canonical order (equal weights)?
-            let identity = cycle.iter().zip(0u32..).all(|(&a, i)| a == i);
+            // `cycle` is every backend once, in canonical order (equal weights)? Then it is a
+            // single segment.
+            let identity =
+                cycle.len() == self.perm.len() && cycle.iter().zip(0u32..).all(|(&a, i)| a == i);
             while self.remaining >= clear.max(m / SPECULATE_UNTIL_DIV) {
                 self.speculative_cycle(cycle, &ends, identity, &mut pending)?;
             }
@@ -881,8 +884,6 @@ impl Filler {
                 .get(start..end as usize)
                 .ok_or(MaglevError::Internal)?;
             start = end as usize;
-            // Checked once per segment and cycle: the segment is all backends in order.
-            let identity = identity && segment.len() == self.perm.len();
             let run: SegmentFn = if self.remaining > self.m / EARLY_DIV {
                 speculative_segment::<EARLY_WIDTH>
             } else {
@@ -916,14 +917,14 @@ impl Filler {
                 self.in_endgame = true;
                 self.empties.clear();
                 // Few slots are empty: skip blocks without one using a branch-free test.
-                let table = &self.slots.table;
-                for (c, chunk) in table.chunks(64).enumerate() {
-                    if chunk.iter().fold(false, |any, &e| any | (e == EMPTY)) {
+                let bytes = &self.slots.bytes;
+                for (c, chunk) in bytes.chunks(64).enumerate() {
+                    if chunk.iter().fold(false, |any, &b| any | (b == 0)) {
                         let base = (c * 64) as u32;
                         self.empties.extend(
                             (base..)
                                 .zip(chunk)
-                                .filter(|&(_, &e)| e == EMPTY)
+                                .filter(|&(_, &b)| b == 0)
                                 .map(|(i, _)| f64::from(i)),
                         );
                     }
