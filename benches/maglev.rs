@@ -3,6 +3,10 @@
 //!
 //! `cargo bench --bench maglev -- --warm-up-time 1 --measurement-time 3`
 //!
+//! `svcplane` builds each table with `Maglev::build_with_size` (a fresh builder: the occupancy
+//! map is allocated and freed every time), `svcplane_builder` with one reused `MaglevBuilder`,
+//! as the catalog does.
+//!
 //! Inputs: N distinct pod addresses (IPv4-mapped 16-byte keys, canonical order), equal weights,
 //! table size M = 65537 for both (the `maglev` crate takes the smallest prime >= the capacity it
 //! is given, and 65537 is prime).
@@ -11,7 +15,7 @@ use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode};
-use svcplane::maglev::{sort_canonical, Backend, Maglev};
+use svcplane::maglev::{sort_canonical, Backend, Maglev, MaglevBuilder};
 
 const M: u32 = 65537;
 const SEED: u64 = 0x5EED_5EED_5EED_5EED;
@@ -38,6 +42,12 @@ fn maglev_build(c: &mut Criterion) {
         let b = backends(n);
         g.bench_with_input(BenchmarkId::new("svcplane", n), &b, |bench, b| {
             bench.iter(|| Maglev::build_with_size(black_box(b), SEED, M).unwrap())
+        });
+        // The same builds through one reused builder, as the catalog compiles: only the table
+        // is allocated per build (see `MaglevBuilder` on why that matters here).
+        let mut builder = MaglevBuilder::new();
+        g.bench_with_input(BenchmarkId::new("svcplane_builder", n), &b, |bench, b| {
+            bench.iter(|| builder.build_with_size(black_box(b), SEED, M).unwrap())
         });
     }
     // Weighted (1:2:3 round the list), for reference: not compared with the crate, which has

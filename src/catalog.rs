@@ -53,7 +53,7 @@ use core::cmp::Reverse;
 use core::fmt;
 use core::net::IpAddr;
 
-use crate::maglev::{self, ip_key, Maglev};
+use crate::maglev::{self, ip_key, Maglev, MaglevBuilder};
 use crate::model::{
     backends_for, validate_slices, Backend, EndpointSlice, ErrorKind, IpFamily, IpMode, NodeConfig,
     ObjectKind, ObjectRef, Protocol, Service, ServiceType, ValidationError,
@@ -249,6 +249,8 @@ pub struct Catalog {
     tables: Tables,
     generation: u64,
     last: Option<Arc<Snapshot>>,
+    /// Builds every new Maglev table, keeping its working memory between builds.
+    builder: MaglevBuilder,
 }
 
 impl fmt::Debug for Catalog {
@@ -281,6 +283,7 @@ impl Catalog {
             tables: Tables::default(),
             generation: 0,
             last: None,
+            builder: MaglevBuilder::new(),
         })
     }
 
@@ -483,7 +486,13 @@ impl Catalog {
             let old = self.tables.services.get(id).cloned();
             if let Some(service) = self.services.get(id) {
                 let slices = self.endpoints.get(id).map_or(&[][..], Vec::as_slice);
-                let plan = build_plan(&self.config, service, slices, old.as_deref());
+                let plan = build_plan(
+                    &self.config,
+                    service,
+                    slices,
+                    old.as_deref(),
+                    &mut self.builder,
+                );
                 new_plans.push(Arc::new(plan));
             }
             if let Some(old) = old {
@@ -515,21 +524,28 @@ fn table_size_for(size: Option<u32>, active: usize) -> u32 {
     }
 }
 
+/// The Maglev tables of one Service's compile: those built or reused so far, by key, and the
+/// builder for new ones.
+struct TableCache<'b> {
+    tables: BTreeMap<TableKey, Arc<Maglev>>,
+    builder: &'b mut MaglevBuilder,
+}
+
 /// Builds (or reuses) the Maglev table for `addresses` (canonical order, distinct, non-empty).
 fn maglev_table(
-    cache: &mut BTreeMap<TableKey, Arc<Maglev>>,
+    cache: &mut TableCache<'_>,
     size: Option<u32>,
     keys: Vec<[u8; 16]>,
     seed: u64,
 ) -> Option<Arc<Maglev>> {
     let key = (table_size_for(size, keys.len()), keys);
-    if let Some(table) = cache.get(&key) {
+    if let Some(table) = cache.tables.get(&key) {
         return Some(table.clone());
     }
     let backends: Vec<maglev::Backend> =
         key.1.iter().map(|k| maglev::Backend::new(*k, 1)).collect();
-    let table = Arc::new(Maglev::build_with_size(&backends, seed, key.0).ok()?);
-    cache.insert(key, table.clone());
+    let table = Arc::new(cache.builder.build_with_size(&backends, seed, key.0).ok()?);
+    cache.tables.insert(key, table.clone());
     Some(table)
 }
 
@@ -560,7 +576,7 @@ fn one_per_address<'a>(backends: Vec<Backend<'a>>, node_name: &str) -> Vec<Backe
 }
 
 fn pool_of(
-    cache: &mut BTreeMap<TableKey, Arc<Maglev>>,
+    cache: &mut TableCache<'_>,
     service: &Service,
     seed: u64,
     backends: &[PlanBackend],
@@ -588,12 +604,13 @@ fn pool_of(
 }
 
 /// Compiles one Service with its slices. `old` is its previous plan, whose Maglev tables are
-/// reused when a pool's addresses did not change.
+/// reused when a pool's addresses did not change; new tables are built with `builder`.
 fn build_plan(
     config: &NodeConfig,
     service: &Service,
     slices: &[EndpointSlice],
     old: Option<&ServicePlan>,
+    builder: &mut MaglevBuilder,
 ) -> ServicePlan {
     let mut plan = ServicePlan {
         id: service.id.clone(),
@@ -619,7 +636,10 @@ fn build_plan(
         return plan;
     }
     let seed = config.maglev_seed;
-    let mut cache: BTreeMap<TableKey, Arc<Maglev>> = BTreeMap::new();
+    let mut cache = TableCache {
+        tables: BTreeMap::new(),
+        builder,
+    };
     if let Some(old) = old {
         for port in &old.ports {
             for pool in [&port.cluster, &port.local] {
@@ -632,7 +652,7 @@ fn build_plan(
                         .collect();
                     // Keyed by the size it was built with: reused only where that is still
                     // the size asked for.
-                    cache.insert((table.size(), keys), table.clone());
+                    cache.tables.insert((table.size(), keys), table.clone());
                 }
             }
         }
