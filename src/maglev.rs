@@ -78,8 +78,8 @@
 //! heap steps for large, coprime weights). The populate loop allocates nothing and divides
 //! nothing per probe; memory during the build is the table itself (M entries of 2 bytes,
 //! written once per slot), an occupancy byte per slot (what the probes read: half the
-//! footprint of the table), a few words per backend and up to 8 bytes per turn of the replayed
-//! cycle. At `M = 65537` with 1,000 equal-weight backends a build takes about 0.38–0.45 ms on
+//! footprint of the table; a [`MaglevBuilder`] keeps it from one build to the next), a few words
+//! per backend and up to 8 bytes per turn of the replayed cycle. At `M = 65537` with 1,000 equal-weight backends a build takes about 0.38–0.45 ms on
 //! the 2-core development machine when it is quiet and 0.5–0.6 ms when the host is busy
 //! (0.57–0.64 and 0.8–0.86 ms before the session of 2026-12-03), several hundred times faster
 //! than the `maglev` crate (figures in `BENCHMARKS.md`).
@@ -417,12 +417,13 @@ impl Maglev {
 ///
 /// A build needs, besides the table it returns, an occupancy map of one byte per slot (64 KiB
 /// at `M = 65537`, up to 128 KiB at [`MAX_TABLE_SIZE`]). [`Maglev::build`] allocates it and
-/// frees it each time; a builder keeps it, so that a build allocates only its table. That
-/// matters more than the allocation itself: when a program builds and drops tables in a loop,
-/// the C library's allocator (glibc) returns the freed top of the heap to the kernel and the
-/// next build takes a page fault on each of its pages again. Measured at `M = 65537` with 1,000
-/// backends: about 33 page faults and 15% of the build time, gone with a reused builder
-/// (`BENCHMARKS.md`). The catalog builds every table of a compile with one builder.
+/// frees it each time; a builder keeps it, so that a build allocates only its table. That can
+/// matter more than the allocation itself: depending on the state of the heap, when a program
+/// builds and drops tables in a loop, the C library's allocator (glibc) returns the freed top
+/// of the heap to the kernel after each build and the next build page-faults on it again.
+/// Measured at `M = 65537` with 1,000 backends, when that happens: about 33 page faults per
+/// build and 12–16% of its time, gone with a reused builder (`BENCHMARKS.md`). The catalog
+/// builds every table of a compile with one builder.
 ///
 /// The tables are exactly those of [`Maglev::build`] and [`Maglev::build_with_size`]. A builder
 /// holds at most [`MAX_TABLE_SIZE`] bytes between builds; it is `Send` and `Sync`, and one build
