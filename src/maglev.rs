@@ -78,11 +78,13 @@
 //! heap steps for large, coprime weights). The populate loop allocates nothing and divides
 //! nothing per probe; memory during the build is the table itself (M entries of 2 bytes,
 //! written once per slot), an occupancy byte per slot (what the probes read: half the
-//! footprint of the table; a [`MaglevBuilder`] keeps it from one build to the next), a few words
-//! per backend and up to 8 bytes per turn of the replayed cycle. At `M = 65537` with 1,000 equal-weight backends a build takes about 0.38–0.45 ms on
-//! the 2-core development machine when it is quiet and 0.5–0.6 ms when the host is busy
-//! (0.57–0.64 and 0.8–0.86 ms before the session of 2026-12-03), several hundred times faster
-//! than the `maglev` crate (figures in `BENCHMARKS.md`).
+//! footprint of the table; a [`MaglevBuilder`] keeps it from one build to the next), a few
+//! words per backend and up to 8 bytes per turn of the replayed cycle. At `M = 65537` with
+//! 1,000 equal-weight backends a build takes about 0.38–0.46 ms on the 2-core development
+//! machine when it is quiet and 0.5–0.6 ms when the host is busy (0.57–0.64 and 0.8–0.86 ms
+//! before the session of 2026-12-03); with 10 backends about 0.43 ms (0.8 ms before
+//! speculation applied to so few). That is several hundred times faster than the `maglev`
+//! crate at 1,000 backends (figures in `BENCHMARKS.md`).
 //! Nothing here panics: every bad input is a [`MaglevError`].
 
 use alloc::boxed::Box;
