@@ -429,11 +429,18 @@ impl Maglev {
 ///
 /// The tables are exactly those of [`Maglev::build`] and [`Maglev::build_with_size`]. A builder
 /// holds at most [`MAX_TABLE_SIZE`] bytes between builds; it is `Send` and `Sync`, and one build
-/// runs at a time (`&mut self`).
-#[derive(Clone, Debug, Default)]
+/// runs at a time (`&mut self`). Its working memory is not state: a clone starts without it (so
+/// cloning a [`Catalog`](crate::catalog::Catalog) copies no scratch buffer).
+#[derive(Debug, Default)]
 pub struct MaglevBuilder {
     /// The occupancy map of the last build, reused (cleared) by the next.
     bytes: Vec<u8>,
+}
+
+impl Clone for MaglevBuilder {
+    fn clone(&self) -> Self {
+        MaglevBuilder::new()
+    }
 }
 
 impl MaglevBuilder {
@@ -551,6 +558,8 @@ impl Slots {
     /// `m` empty slots; the occupancy map reuses `bytes`' allocation.
     fn new(m: u32, mut bytes: Vec<u8>) -> Self {
         bytes.clear();
+        // Exactly `m` (no amortised doubling): a builder keeps at most MAX_TABLE_SIZE bytes.
+        bytes.reserve_exact(m as usize);
         bytes.resize(m as usize, 0);
         Slots {
             table: vec![EMPTY; m as usize].into_boxed_slice(),
