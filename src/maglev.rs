@@ -1101,6 +1101,11 @@ fn populate(
         });
         weight.push(b.weight);
     }
+    // One active backend: its permutation visits every slot, so it takes them all. (Populating
+    // would take m turns whose cursor chain runs through memory: about 200 µs at m = 65537.)
+    if let [only] = perm.as_slice() {
+        return Ok((vec![only.id; m as usize].into_boxed_slice(), bytes));
+    }
     let endgame_at = endgame_threshold(m);
     let mut f = Filler {
         slots: Slots::new(m, bytes),
@@ -1406,6 +1411,23 @@ mod tests {
 
     /// The optimised builder (round-robin, replayed pattern, heap, endgame) gives exactly the
     /// table of the straightforward transcription of the documented rules.
+    #[test]
+    fn one_active_backend_takes_every_slot() {
+        // Alone, or beside backends of weight 0 (before and after it in canonical order), at
+        // small and large sizes: the shortcut must give the table the population would.
+        for (n, active) in [(1usize, 0usize), (3, 0), (3, 1), (3, 2), (40, 17)] {
+            let mut b = pods(n, 77 + n as u64);
+            for (i, x) in b.iter_mut().enumerate() {
+                x.weight = if i == active { 5 } else { 0 };
+            }
+            for m in [251u32, 8191, 65537] {
+                let t = Maglev::build_with_size(&b, 3, m).unwrap();
+                assert_same_table(t.table(), &reference(&b, 3, m), n, 3);
+                assert!(t.table().iter().all(|&x| usize::from(x) == active));
+            }
+        }
+    }
+
     #[test]
     fn matches_reference_implementation() {
         let mut rng = Rng(7);
