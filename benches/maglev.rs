@@ -15,8 +15,8 @@
 //! the absolute budget (the issue asks for under 0.5 ms, where such C++ builds take 1.5–2 ms).
 //!
 //! Inputs: N distinct pod addresses (IPv4-mapped 16-byte keys, canonical order), equal weights,
-//! table size M = 65537 for all three (the `maglev` crate takes the smallest prime >= the capacity it
-//! is given, and 65537 is prime).
+//! table size M = 65537 for every line (the `maglev` crate takes the smallest prime >= the
+//! capacity it is given, and 65537 is prime).
 
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr};

@@ -84,8 +84,8 @@
 //! 1,000 equal-weight backends a build takes 0.40–0.59 ms on the 2-core development machine,
 //! depending on how busy its host is (median 0.458 ms over six full criterion runs, 0.455 ms
 //! over ten short ones; 3.2–3.4 times faster than the paper's loop written plainly, measured
-//! in the same runs); with 10 backends 0.43–0.57 ms. That is several hundred times faster than the `maglev` crate at
-//! 1,000 backends (figures in `BENCHMARKS.md`).
+//! in the same runs); with 10 backends 0.43–0.57 ms. That is several hundred times faster
+//! than the `maglev` crate at 1,000 backends (figures in `BENCHMARKS.md`).
 //! Nothing here panics: every bad input is a [`MaglevError`].
 
 use alloc::boxed::Box;
