@@ -1606,3 +1606,125 @@ fn an_sctp_association_closed_by_abort_is_balanced_afresh_by_the_next_init() {
     assert_eq!(w.expire(16 * 1_000_000_000, usize::MAX), 1);
     assert!(w.conntrack().is_empty());
 }
+
+/// SEMANTICS §4: a Service with no usable endpoint anywhere REJECTs new connections on every
+/// frontend (cluster IP, NodePort, LB IP, externalIP), whatever its traffic policies: the reject
+/// comes before the Local policies' drop of an empty local pool.
+#[test]
+fn no_usable_endpoint_rejects_on_every_frontend_even_with_local_policies() {
+    use svcplane::model::TrafficPolicy;
+    let reject = Verdict::Reject(RejectReason::NoEndpoints);
+    let lb = ObjectRef::new("production", "order-api-lb");
+    for node in [0, 2] {
+        // order-api-lb: externalTrafficPolicy Local, NodePorts 31204/31205, LB IP 198.51.100.7
+        // (source range 203.0.113.0/24). Give it an externalIP and internalTrafficPolicy Local
+        // too, then take every endpoint away.
+        let mut cat = catalog(node, false);
+        let mut svc = cat.service(&lb).unwrap().clone();
+        svc.external_ips = vec![ip("192.0.2.77")];
+        svc.internal_traffic_policy = TrafficPolicy::Local;
+        cat.upsert_service(svc).unwrap();
+        let with_endpoints = cat.compile();
+        cat.replace_endpoints(&lb, vec![]).unwrap();
+        let snap = cat.compile();
+        let node_ip = format!("192.168.0.{}", 10 + node);
+        let cases = [
+            tcp("10.244.1.100", 1000, "10.96.122.45", 80, SYN),
+            tcp("198.18.0.9", 1001, &node_ip, 31204, SYN),
+            tcp("10.244.1.100", 1002, &node_ip, 31205, SYN),
+            tcp("203.0.113.5", 1003, "198.51.100.7", 443, SYN),
+            tcp("198.18.0.9", 1004, "192.0.2.77", 80, SYN),
+        ];
+        for (i, s) in cases.iter().enumerate() {
+            let mut w = worker(30 + i as u64);
+            assert_eq!(
+                run(&mut w, &snap, s, &at(1)).0,
+                reject,
+                "node {node} case {i}"
+            );
+            // With its endpoints, the same packet is not rejected: node 0 forwards every
+            // case, node 2 (no local endpoint) drops the external ones by policy.
+            let before = run(&mut w, &with_endpoints, s, &at(2)).0;
+            assert_ne!(before, reject, "node {node} case {i}");
+        }
+    }
+}
+
+/// SEMANTICS §5: with externalTrafficPolicy Cluster, traffic to an external destination
+/// (NodePort, LB IP, externalIP) is masqueraded whatever its source, pods included; the
+/// cluster IP of the same Service is not masqueraded for a pod.
+#[test]
+fn external_destinations_with_policy_cluster_are_always_masqueraded() {
+    use svcplane::model::TrafficPolicy;
+    let mut cat = catalog(0, false);
+    let lb = ObjectRef::new("production", "order-api-lb");
+    let mut svc = cat.service(&lb).unwrap().clone();
+    svc.external_traffic_policy = TrafficPolicy::Cluster;
+    svc.health_check_node_port = None;
+    svc.external_ips = vec![ip("192.0.2.77")];
+    // The pod CIDR in the source ranges, so that a pod may reach the LB IP at all.
+    svc.load_balancer_source_ranges.push(seed::node_pod_cidr(0));
+    cat.upsert_service(svc).unwrap();
+    let snap = cat.compile();
+    let node = ip("192.168.0.10");
+    let pod = "10.244.1.100";
+    let mut w = worker(40);
+    for (i, (dst, port)) in [
+        ("192.168.0.10", 31204),
+        ("198.51.100.7", 80),
+        ("192.0.2.77", 443),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let s = tcp(pod, 2000 + i as u16, dst, port, SYN);
+        assert_eq!(forward(&mut w, &snap, &s, &at(1)).src, node, "pod to {dst}");
+        let s = tcp("203.0.113.5", 2100 + i as u16, dst, port, SYN);
+        assert_eq!(
+            forward(&mut w, &snap, &s, &at(1)).src,
+            node,
+            "client to {dst}"
+        );
+    }
+    let s = tcp(pod, 2200, "10.96.122.45", 80, SYN);
+    assert_eq!(forward(&mut w, &snap, &s, &at(1)).src, ip(pod));
+}
+
+/// SEMANTICS §5: internalTrafficPolicy never changes masquerading. pricing-engine with
+/// internalTrafficPolicy Local on node 0 (local endpoint 10.244.1.8): pod → ClusterIP keeps its
+/// address, node → ClusterIP and off-cluster → ClusterIP are masqueraded, exactly as with
+/// policy Cluster; only the pool changes (always the local endpoint).
+#[test]
+fn internal_traffic_policy_local_does_not_change_masquerading() {
+    use svcplane::model::TrafficPolicy;
+    let id = ObjectRef::new("production", "pricing-engine-svc");
+    let node = ip("192.168.0.10");
+    for policy in [TrafficPolicy::Cluster, TrafficPolicy::Local] {
+        let mut cat = catalog(0, false);
+        let mut svc = cat.service(&id).unwrap().clone();
+        svc.internal_traffic_policy = policy;
+        cat.upsert_service(svc).unwrap();
+        let snap = cat.compile();
+        let mut w = worker(50);
+        for port in 3000..3040 {
+            let from_pod = tcp("10.244.1.100", port, "10.96.47.182", 80, SYN);
+            let t = forward(&mut w, &snap, &from_pod, &at(1));
+            assert_eq!(t.src, from_pod.src, "{policy:?}");
+            if policy == TrafficPolicy::Local {
+                assert_eq!(t.dst, ip("10.244.1.8"));
+            }
+            let from_node = tcp("192.168.0.10", port, "10.96.47.182", 80, SYN);
+            assert_eq!(
+                forward(&mut w, &snap, &from_node, &at(1)).src,
+                node,
+                "{policy:?}"
+            );
+            let outside = tcp("198.18.0.9", port, "10.96.47.182", 80, SYN);
+            assert_eq!(
+                forward(&mut w, &snap, &outside, &at(1)).src,
+                node,
+                "{policy:?}"
+            );
+        }
+    }
+}
