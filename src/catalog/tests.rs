@@ -646,6 +646,38 @@ fn s3_health_check_counts_local_ready_endpoints() {
     }
 }
 
+/// §3: the health-check count a caller serves for externalTrafficPolicy Local
+/// (`ServicePlan::local_ready`) counts local endpoints that are Ready and not terminating: a
+/// local endpoint flagged both ready and terminating does not count, nor does a local one that
+/// is only serving, nor a ready one on another node.
+#[test]
+fn s3_health_check_count_skips_terminating_even_when_flagged_ready() {
+    let lb = id("production", "order-api-lb");
+    let mut c = seed_catalog(0);
+    let mut slices = c.endpoints(&lb).unwrap().to_vec();
+    let local = slices[0]
+        .endpoints
+        .iter()
+        .position(|e| e.address == ip("10.244.1.20"))
+        .unwrap();
+    let mut extra = slices[0].endpoints[local].clone();
+    extra.address = ip("10.244.1.21");
+    extra.conditions = Conditions::from_api(Some(false), Some(true), Some(true));
+    slices[0].endpoints.push(extra);
+    c.replace_endpoints(&lb, slices.clone()).unwrap();
+    assert_eq!(c.compile().service(&lb).unwrap().local_ready(), 1);
+    // The one Ready local endpoint also terminating (as a slice may say): none left to count.
+    slices[0].endpoints[local].conditions =
+        Conditions::from_api(Some(true), Some(true), Some(true));
+    c.replace_endpoints(&lb, slices.clone()).unwrap();
+    let snap = c.compile();
+    assert_eq!(snap.service(&lb).unwrap().local_ready(), 0);
+    // Plain Ready again: 1.
+    slices[0].endpoints[local].conditions = Conditions::from_api(Some(true), None, None);
+    c.replace_endpoints(&lb, slices).unwrap();
+    assert_eq!(c.compile().service(&lb).unwrap().local_ready(), 1);
+}
+
 /// §4: no usable endpoint anywhere — payments' only endpoint is neither ready nor serving —
 /// rejects new connections; a Service with usable endpoints does not.
 #[test]

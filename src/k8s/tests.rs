@@ -668,3 +668,114 @@ fn ipv6_with_a_dotted_tail_with_leading_zeros_loads() {
     bad["spec"]["externalIPs"] = json!(["::ffff:203.0.113.256"]);
     assert!(load(&mut l, &mut c, &bad).is_err());
 }
+
+/// SEMANTICS §8: `clusterIP` must equal `clusterIPs[0]` (compared as the API server compares
+/// them, as strings), and `"None"` may only stand alone.
+#[test]
+fn cluster_ip_must_match_cluster_ips_and_none_stands_alone() {
+    let mut bad = service("default", "web", "10.96.1.1");
+    bad["spec"]["clusterIP"] = json!("10.96.1.2");
+    let err = refused(&bad);
+    assert_eq!(err.field, "spec.clusterIP");
+    assert!(
+        matches!(err.reason, Reason::Invalid(ErrorKind::Forbidden(_))),
+        "{err}"
+    );
+
+    let mut bad = service("default", "web", "10.96.1.1");
+    bad["spec"]["clusterIP"] = json!("None");
+    bad["spec"]["clusterIPs"] = json!(["None", "10.96.1.1"]);
+    let err = refused(&bad);
+    assert_eq!(err.field, "spec.clusterIPs");
+    assert!(
+        matches!(err.reason, Reason::Invalid(ErrorKind::Forbidden(_))),
+        "{err}"
+    );
+
+    // Alone, "None" is headless; and clusterIP alone (no clusterIPs) is the list.
+    let mut c = catalog();
+    let mut ok = service("default", "web", "10.96.1.1");
+    ok["spec"]["clusterIP"] = json!("None");
+    ok["spec"]["clusterIPs"] = json!(["None"]);
+    load(&mut Loader::new(), &mut c, &ok).unwrap();
+    let id = ObjectRef::new("default", "web");
+    assert_eq!(c.service(&id).unwrap().cluster_ips, ClusterIps::Headless);
+    let mut ok = service("default", "web", "10.96.1.1");
+    ok["spec"].as_object_mut().unwrap().remove("clusterIPs");
+    load(&mut Loader::new(), &mut c, &ok).unwrap();
+    assert_eq!(
+        c.service(&id).unwrap().cluster_ips,
+        ClusterIps::Assigned(vec!["10.96.1.1".parse().unwrap()])
+    );
+}
+
+/// SEMANTICS §2: the protocol is TCP, UDP or SCTP, spelled as the API spells it (an empty
+/// string is the API's default, TCP: `empty_strings_the_api_server_defaults_load_as_the_defaults`).
+#[test]
+fn only_tcp_udp_and_sctp_are_protocols() {
+    for p in ["ICMP", "tcp", "Udp", "HTTP"] {
+        let mut bad = service("default", "web", "10.96.1.1");
+        bad["spec"]["ports"][1]["protocol"] = json!(p);
+        let err = refused(&bad);
+        assert_eq!(err.field, "spec.ports[1].protocol", "{p}");
+        assert!(
+            matches!(err.reason, Reason::Unsupported { .. }),
+            "{p}: {err}"
+        );
+    }
+}
+
+/// SEMANTICS §1: load-balancer ingress entries with only a hostname are ignored, and entries
+/// with `ipMode: Proxy` are kept in the model but get no frontend; SEMANTICS §3: only an
+/// endpoint's first address is used.
+#[test]
+fn ingress_hostnames_and_proxy_mode_and_extra_endpoint_addresses() {
+    let mut lb = service("default", "web", "10.96.1.1");
+    lb["spec"]["type"] = json!("LoadBalancer");
+    lb["spec"]["ports"][0]["nodePort"] = json!(31500);
+    lb["spec"]["ports"][1]["nodePort"] = json!(31501);
+    lb["status"] = json!({"loadBalancer": {"ingress": [
+        {"hostname": "lb-1.example.com"},
+        {"ip": "198.51.100.9", "ipMode": "Proxy"},
+        {"ip": "198.51.100.10", "hostname": "lb-2.example.com", "ipMode": "VIP"},
+        {"ip": "198.51.100.11"}
+    ]}});
+    let mut eps = slice("default", "web-1", "web", &["10.244.2.7"]);
+    eps["endpoints"][0]["addresses"] = json!(["10.244.2.7", "10.244.2.8", "10.244.2.9"]);
+    let mut c = catalog();
+    load(&mut Loader::new(), &mut c, &list(vec![lb, eps])).unwrap();
+    let id = ObjectRef::new("default", "web");
+    let ingress: Vec<(String, IpMode)> = c
+        .service(&id)
+        .unwrap()
+        .load_balancer_ingress
+        .iter()
+        .map(|i| (i.ip.to_string(), i.ip_mode))
+        .collect();
+    assert_eq!(
+        ingress,
+        [
+            ("198.51.100.9".to_string(), IpMode::Proxy),
+            ("198.51.100.10".to_string(), IpMode::Vip),
+            ("198.51.100.11".to_string(), IpMode::Vip),
+        ]
+    );
+    assert_eq!(addresses(&c, &id), ["10.244.2.7"]);
+    let snap = c.compile();
+    let at = |a: &str| {
+        snap.frontend(Protocol::Tcp, a.parse().unwrap(), 80)
+            .is_some()
+    };
+    assert!(!at("198.51.100.9"), "ipMode Proxy: no frontend");
+    assert!(at("198.51.100.10") && at("198.51.100.11"));
+    let f = snap
+        .frontend(Protocol::Tcp, "10.96.1.1".parse().unwrap(), 80)
+        .unwrap();
+    let backends: Vec<String> = f
+        .plan()
+        .backends()
+        .iter()
+        .map(|b| b.address.to_string())
+        .collect();
+    assert_eq!(backends, ["10.244.2.7"]);
+}
