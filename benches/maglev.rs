@@ -14,6 +14,14 @@
 //! it builds exactly svcplane's table (checked before measuring); it is the same-run baseline for
 //! the absolute budget (the issue asks for under 0.5 ms, where such C++ builds take 1.5–2 ms).
 //!
+//! `memory_traffic` is not a build: it makes the loads and stores of one (M turns, 7 random
+//! occupancy-byte reads per turn along the permutations, one table entry and one occupancy byte
+//! written per turn) with no decision between them. It gauges how fast the core serves that
+//! traffic during the run. On the shared development host that speed moves by a third from one
+//! second to the next (load from outside the VM), the build moves with it and the division-bound
+//! baseline less, so `svcplane / memory_traffic` is the figure to compare across runs
+//! (`BENCHMARKS.md`).
+//!
 //! Inputs: N distinct pod addresses (IPv4-mapped 16-byte keys, canonical order), equal weights,
 //! table size M = 65537 for every line (the `maglev` crate takes the smallest prime >= the
 //! capacity it is given, and 65537 is prime).
@@ -73,6 +81,43 @@ fn paper_pseudocode_1(backends: &[Backend], seed: u64, m: u32) -> Vec<u16> {
     }
 }
 
+/// The loads and stores of a build without its decisions, a same-run gauge of how fast the core
+/// serves the build's memory traffic at the moment (see the file's comment): `m` turns round
+/// the backends; each reads `MEMORY_TRAFFIC_PROBES` occupancy bytes along its backend's
+/// permutation from its cursor (add-mod steps, no branch on the bytes read), then writes a
+/// table entry and an occupancy byte where it stopped. The table it fills is meaningless.
+fn memory_traffic(perm: &[(u32, u32)], m: u32) -> (Vec<u16>, u64) {
+    let mut cursor: Vec<u32> = perm.iter().map(|&(offset, _)| offset).collect();
+    let mut table = vec![u16::MAX; m as usize];
+    let mut map = vec![0u8; m as usize];
+    let mut sum = 0u64;
+    let mut turns = 0u32;
+    loop {
+        for (i, (&(_, skip), c)) in perm.iter().zip(cursor.iter_mut()).enumerate() {
+            let mut x = *c;
+            for _ in 0..MEMORY_TRAFFIC_PROBES {
+                sum += u64::from(map[x as usize]);
+                x = if x >= m - skip {
+                    x - (m - skip)
+                } else {
+                    x + skip
+                };
+            }
+            table[x as usize] = i as u16;
+            map[x as usize] = 1;
+            *c = x;
+            turns += 1;
+            if turns == m {
+                return (table, sum);
+            }
+        }
+    }
+}
+
+/// Occupancy bytes read per turn by [`memory_traffic`]: 7 x 65,537 = 458,759, about the 450,000
+/// a build with 1,000 backends makes (57,000 checks of a cursor, 390,000 walk probes).
+const MEMORY_TRAFFIC_PROBES: usize = 7;
+
 fn maglev_build(c: &mut Criterion) {
     let sizes = [10usize, 100, 1000];
 
@@ -89,6 +134,13 @@ fn maglev_build(c: &mut Criterion) {
         });
         g.bench_with_input(BenchmarkId::new("svcplane", n), &b, |bench, b| {
             bench.iter(|| Maglev::build_with_size(black_box(b), SEED, M).unwrap())
+        });
+        let perm: Vec<(u32, u32)> = b
+            .iter()
+            .map(|x| permutation(SEED, &x.key, M).unwrap())
+            .collect();
+        g.bench_with_input(BenchmarkId::new("memory_traffic", n), &perm, |bench, p| {
+            bench.iter(|| memory_traffic(black_box(p), M))
         });
         // The same builds through one reused builder, as the catalog compiles: only the table
         // is allocated per build (see `MaglevBuilder` on why that matters here).
