@@ -337,7 +337,9 @@ impl Counters {
 /// A worker's sizes and seeds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct WorkerConfig {
-    /// Flow-table capacity (SEMANTICS.md §7: kube-proxy sizes max(32768 × cores, 131072)).
+    /// Flow-table capacity of this worker. kube-proxy sizes the node's one kernel table
+    /// max(32768 × cores, 131072) (SEMANTICS.md §7); the default, 131,072 per worker, gives a
+    /// node with one worker per core at least that.
     pub flows: usize,
     /// Affinity-table capacity.
     pub affinity_entries: usize,

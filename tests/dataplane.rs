@@ -1728,3 +1728,353 @@ fn internal_traffic_policy_local_does_not_change_masquerading() {
         }
     }
 }
+
+/// Adds an endpoint at `addr` to Service `ns/name`: a copy of its first endpoint, moved.
+fn add_endpoint(c: &mut Catalog, ns: &str, name: &str, addr: IpAddr) {
+    let id = ObjectRef::new(ns, name);
+    let mut slices = c.endpoints(&id).unwrap().to_vec();
+    let mut e = slices[0].endpoints[0].clone();
+    e.address = addr;
+    e.hostname = None;
+    slices[0].endpoints.push(e);
+    c.replace_endpoints(&id, slices).unwrap();
+}
+
+/// Sets the conditions of the endpoint at `addr` of Service `ns/name` (every endpoint when
+/// `addr` is `None`).
+fn set_conditions(
+    c: &mut Catalog,
+    ns: &str,
+    name: &str,
+    addr: Option<IpAddr>,
+    conditions: svcplane::model::Conditions,
+) {
+    let id = ObjectRef::new(ns, name);
+    let mut slices = c.endpoints(&id).unwrap().to_vec();
+    for e in slices.iter_mut().flat_map(|s| s.endpoints.iter_mut()) {
+        if addr.map_or(true, |a| a == e.address) {
+            e.conditions = conditions;
+        }
+    }
+    c.replace_endpoints(&id, slices).unwrap();
+}
+
+/// README "Workers and RSS": affinity pins, like flows, belong to a worker. Every worker makes
+/// the same first choice, so they agree while the backend set stays; after a change, a worker
+/// holding a pin keeps it while one without makes the new first choice.
+#[test]
+fn affinity_pins_are_per_worker_and_agree_until_the_backend_set_changes() {
+    // default/my-api: ClientIP affinity, backends 10.244.1.5 and 10.244.2.3.
+    let mut cat = catalog(0, false);
+    let snap = cat.compile();
+    add_endpoint(&mut cat, "default", "my-api", ip("10.244.3.9"));
+    let snap2 = cat.compile();
+    let new_choice = |c: &str, snap: &Snapshot| {
+        let s = tcp(c, 40000, "10.96.45.100", 80, SYN);
+        forward(&mut worker(60), snap, &s, &at(1)).dst
+    };
+    // A client whose first choice moves to the new endpoint.
+    let client = (1..=250u8)
+        .map(|i| format!("10.244.3.{i}"))
+        .find(|c| new_choice(c, &snap2) == ip("10.244.3.9"))
+        .unwrap();
+    let (mut a, mut b) = (worker(61), worker(62));
+    let first = forward(
+        &mut a,
+        &snap,
+        &tcp(&client, 1, "10.96.45.100", 80, SYN),
+        &at(1),
+    )
+    .dst;
+    assert_ne!(first, ip("10.244.3.9"));
+    assert_eq!(
+        forward(
+            &mut b,
+            &snap,
+            &tcp(&client, 2, "10.96.45.100", 80, SYN),
+            &at(1)
+        )
+        .dst,
+        first,
+        "same first choice on both workers"
+    );
+    assert_eq!((a.on_snapshot(&snap2), b.on_snapshot(&snap2)), (0, 0));
+    // b forgets the client (its pin expires), a does not.
+    let s = tcp(&client, 3, "10.96.45.100", 80, SYN);
+    assert_eq!(forward(&mut a, &snap2, &s, &at(10_000)).dst, first);
+    assert_eq!(
+        forward(&mut b, &snap2, &s, &at(20_000)).dst,
+        ip("10.244.3.9")
+    );
+    let s = tcp(&client, 4, "10.96.45.100", 80, SYN);
+    assert_eq!(
+        a.explain(&snap2, &s.packet(), &at(10_001)).rule,
+        Rule::AffinityPin
+    );
+}
+
+/// SEMANTICS §6: affinity belongs to (Service port, client IP) whichever frontend was used;
+/// new connections refresh it, and it expires after the Service's timeoutSeconds idle.
+#[test]
+fn an_affinity_pin_serves_every_frontend_and_lives_timeout_seconds_after_its_last_use() {
+    use svcplane::model::{SessionAffinity, TrafficPolicy};
+    // order-api-svc (ClusterIP 10.96.88.201, NodePort 30080) with ClientIP affinity, 10 s.
+    let mut cat = catalog(0, false);
+    let id = ObjectRef::new("production", "order-api-svc");
+    let mut svc = cat.service(&id).unwrap().clone();
+    svc.external_traffic_policy = TrafficPolicy::Cluster;
+    svc.session_affinity = SessionAffinity::ClientIp {
+        timeout_seconds: 10,
+    };
+    cat.upsert_service(svc).unwrap();
+    let snap = cat.compile();
+    let mut w = worker(63);
+    let client = "198.18.0.9";
+    let cip = |port| tcp(client, port, "10.96.88.201", 80, SYN);
+    let np = |port| tcp(client, port, "192.168.0.10", 30080, SYN);
+    let rule = |w: &Worker, s: &Spec, t| w.explain(&snap, &s.packet(), &at(t)).rule;
+    assert_eq!(rule(&w, &cip(1), 1), Rule::AffinityFirstChoice);
+    let pinned = forward(&mut w, &snap, &cip(1), &at(1)).dst;
+    // The NodePort connection uses the pin the ClusterIP connection made.
+    assert_eq!(rule(&w, &np(2), 2), Rule::AffinityPin);
+    assert_eq!(forward(&mut w, &snap, &np(2), &at(2)).dst, pinned);
+    // Refreshed at 9 s, so still pinned at 18 s (16 s after 2 s, 17 s after the first use)...
+    assert_eq!(forward(&mut w, &snap, &np(3), &at(9)).dst, pinned);
+    assert_eq!(rule(&w, &cip(4), 18), Rule::AffinityPin);
+    // ... and gone 21 s after its last use, well past 10 s (and well before the default's
+    // 10,800 s).
+    assert_eq!(rule(&w, &cip(4), 30), Rule::AffinityFirstChoice);
+}
+
+/// SEMANTICS §6: the pin is evaluated inside the pool the packet uses. Under
+/// externalTrafficPolicy Local, a pin to a remote endpoint made through the cluster IP does
+/// not take an external client's NodePort connection there: the local endpoint serves it, and
+/// (README) that choice becomes the pin.
+#[test]
+fn an_affinity_pin_outside_the_packets_pool_is_not_used() {
+    use svcplane::model::SessionAffinity;
+    // order-api-svc on node 0: local pool 10.244.1.20; cluster pool adds 10.244.2.21.
+    let mut cat = catalog(0, false);
+    let id = ObjectRef::new("production", "order-api-svc");
+    let mut svc = cat.service(&id).unwrap().clone();
+    svc.session_affinity = SessionAffinity::ClientIp {
+        timeout_seconds: 60,
+    };
+    cat.upsert_service(svc).unwrap();
+    let snap = cat.compile();
+    let remote = ip("10.244.2.21");
+    let client = (1..=250u8)
+        .map(|i| format!("198.18.1.{i}"))
+        .find(|c| {
+            let s = tcp(c, 1, "10.96.88.201", 80, SYN);
+            forward(&mut worker(64), &snap, &s, &at(1)).dst == remote
+        })
+        .unwrap();
+    let mut w = worker(65);
+    let s = tcp(&client, 1, "10.96.88.201", 80, SYN);
+    assert_eq!(forward(&mut w, &snap, &s, &at(1)).dst, remote);
+    let s = tcp(&client, 2, "192.168.0.10", 30080, SYN);
+    let e = w.explain(&snap, &s.packet(), &at(2));
+    assert_eq!(
+        (e.rule, e.backend),
+        (Rule::AffinityFirstChoice, Some((ip("10.244.1.20"), 3000)))
+    );
+    assert_eq!(forward(&mut w, &snap, &s, &at(2)).dst, ip("10.244.1.20"));
+    let s = tcp(&client, 3, "10.96.88.201", 80, SYN);
+    assert_eq!(
+        w.explain(&snap, &s.packet(), &at(3)).rule,
+        Rule::AffinityPin
+    );
+    assert_eq!(forward(&mut w, &snap, &s, &at(3)).dst, ip("10.244.1.20"));
+}
+
+/// SEMANTICS §7 (kube-proxy's `cleanup_test.go`): on a snapshot switch, a UDP flow is dropped
+/// when its backend is no longer a serving endpoint, as long as the port has one; a serving,
+/// terminating backend keeps its flows; with no serving endpoint at all nothing is flushed, and
+/// no flow is created while the Service rejects (no "black hole" flow).
+#[test]
+fn udp_flows_follow_serving_endpoints() {
+    use svcplane::model::Conditions;
+    let mut cat = catalog(0, false);
+    let mut w = worker(66);
+    let q = udp("10.244.1.100", 5353, "10.96.0.10", 53);
+    let x = forward(&mut w, &cat.compile(), &q, &at(1)).dst;
+
+    // Serving and terminating: kept.
+    let terminating = Conditions::from_api(Some(false), Some(true), Some(true));
+    set_conditions(&mut cat, "kube-system", "kube-dns", Some(x), terminating);
+    let snap = cat.compile();
+    assert_eq!(w.on_snapshot(&snap), 0);
+    assert_eq!(forward(&mut w, &snap, &q, &at(2)).dst, x);
+
+    // Listed but no longer serving: flushed, and the next packet is balanced again.
+    let gone = Conditions::from_api(Some(false), Some(false), Some(true));
+    set_conditions(&mut cat, "kube-system", "kube-dns", Some(x), gone);
+    let snap = cat.compile();
+    assert_eq!(w.on_snapshot(&snap), 1);
+    let y = forward(&mut w, &snap, &q, &at(3)).dst;
+    assert_ne!(y, x);
+
+    // No serving endpoint at all: flows are left alone; new ones are rejected, not tracked.
+    set_conditions(&mut cat, "kube-system", "kube-dns", None, gone);
+    let snap = cat.compile();
+    assert_eq!(w.on_snapshot(&snap), 0);
+    assert_eq!(forward(&mut w, &snap, &q, &at(4)).dst, y);
+    let created = w.counters().flows.created;
+    let other = udp("10.244.1.100", 5354, "10.96.0.10", 53);
+    assert_eq!(
+        run(&mut w, &snap, &other, &at(4)).0,
+        Verdict::Reject(RejectReason::NoEndpoints)
+    );
+    assert_eq!(w.counters().flows.created, created);
+
+    // Ready again: the rejected client gets a backend at once.
+    set_conditions(
+        &mut cat,
+        "kube-system",
+        "kube-dns",
+        None,
+        Conditions::from_api(None, None, None),
+    );
+    let snap = cat.compile();
+    assert_eq!(w.on_snapshot(&snap), 0);
+    forward(&mut w, &snap, &other, &at(5));
+    assert_eq!(w.counters().flows.created, created + 1);
+}
+
+/// The seed cluster plus `doc` (a JSON List), compiled for node 0.
+fn seed_plus(doc: &[u8]) -> Catalog {
+    let mut c = catalog(0, false);
+    Loader::new().apply_json(&mut c, doc).unwrap();
+    c
+}
+
+/// SEMANTICS §7: kube-proxy does not clean SCTP flows; svcplane does so only when asked
+/// (`WorkerConfig::clean_sctp`).
+#[test]
+fn sctp_flows_are_cleaned_only_when_asked() {
+    let doc = br#"{"apiVersion": "v1", "kind": "List", "items": [
+      {"apiVersion": "v1", "kind": "Service",
+       "metadata": {"name": "diameter", "namespace": "production"},
+       "spec": {"type": "ClusterIP", "clusterIP": "10.96.50.50", "clusterIPs": ["10.96.50.50"],
+                "ports": [{"name": "diameter", "protocol": "SCTP", "port": 3868,
+                           "targetPort": 3868}]}},
+      {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+       "metadata": {"name": "diameter-abcde", "namespace": "production",
+                    "labels": {"kubernetes.io/service-name": "diameter"}},
+       "addressType": "IPv4",
+       "ports": [{"name": "diameter", "protocol": "SCTP", "port": 3868}],
+       "endpoints": [{"addresses": ["10.244.1.20"], "conditions": {"ready": true}},
+                     {"addresses": ["10.244.2.20"], "conditions": {"ready": true}}]}]}"#;
+    for clean_sctp in [false, true] {
+        let mut cat = seed_plus(doc);
+        let snap = cat.compile();
+        let mut w = Worker::new(WorkerConfig {
+            clean_sctp,
+            ..WorkerConfig::default()
+        })
+        .unwrap();
+        let client = spec(132, "10.244.1.100", 5000, "10.96.50.50", 3868, 0);
+        let mut pkt = sctp_chunk(&client, 1);
+        assert_eq!(w.process(&snap, &mut pkt, &at(1)), Verdict::Forward);
+        let backend = tuple(&pkt).dst;
+        remove_endpoint(&mut cat, "production", "diameter", backend);
+        let snap2 = cat.compile();
+        assert_eq!(
+            w.on_snapshot(&snap2),
+            usize::from(clean_sctp),
+            "{clean_sctp}"
+        );
+        let mut pkt = sctp_chunk(&client, 1);
+        assert_eq!(w.process(&snap2, &mut pkt, &at(2)), Verdict::Forward);
+        assert_eq!(tuple(&pkt).dst == backend, !clean_sctp, "{clean_sctp}");
+    }
+}
+
+/// kube-proxy's TestClusterIPGeneral, "multi-protocol port 53": UDP, TCP and SCTP on one port
+/// number with different target ports each reach their own backend port.
+#[test]
+fn one_port_number_over_three_protocols_keeps_each_target_port() {
+    let doc = br#"{"apiVersion": "v1", "kind": "List", "items": [
+      {"apiVersion": "v1", "kind": "Service",
+       "metadata": {"name": "dns-mixed", "namespace": "default"},
+       "spec": {"type": "ClusterIP", "clusterIP": "10.96.0.53", "clusterIPs": ["10.96.0.53"],
+                "ports": [{"name": "dns", "protocol": "UDP", "port": 53, "targetPort": 53},
+                          {"name": "dns-tcp", "protocol": "TCP", "port": 53, "targetPort": 5353},
+                          {"name": "dns-sctp", "protocol": "SCTP", "port": 53,
+                           "targetPort": 5454}]}},
+      {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+       "metadata": {"name": "dns-mixed-1", "namespace": "default",
+                    "labels": {"kubernetes.io/service-name": "dns-mixed"}},
+       "addressType": "IPv4",
+       "ports": [{"name": "dns", "protocol": "UDP", "port": 53},
+                 {"name": "dns-tcp", "protocol": "TCP", "port": 5353},
+                 {"name": "dns-sctp", "protocol": "SCTP", "port": 5454}],
+       "endpoints": [{"addresses": ["10.244.2.30"], "conditions": {"ready": true}}]}]}"#;
+    let snap = seed_plus(doc).compile();
+    let mut w = worker(67);
+    let pod = "10.244.1.100";
+    let t = forward(&mut w, &snap, &udp(pod, 1000, "10.96.0.53", 53), &at(1));
+    assert_eq!((t.dst, t.dst_port), (ip("10.244.2.30"), 53));
+    let t = forward(
+        &mut w,
+        &snap,
+        &tcp(pod, 1001, "10.96.0.53", 53, SYN),
+        &at(1),
+    );
+    assert_eq!((t.dst, t.dst_port), (ip("10.244.2.30"), 5353));
+    let mut pkt = sctp_chunk(&spec(132, pod, 1002, "10.96.0.53", 53, 0), 1);
+    assert_eq!(w.process(&snap, &mut pkt, &at(1)), Verdict::Forward);
+    verify_checksums(&pkt).unwrap();
+    let t = tuple(&pkt);
+    assert_eq!((t.dst, t.dst_port), (ip("10.244.2.30"), 5454));
+}
+
+/// kube-proxy's TestLoadBalancer (a pod outside the source ranges is dropped at the LB IP),
+/// TestInternalTrafficPolicy (Local with no local endpoint drops ClusterIP traffic) and
+/// TestExternalTrafficPolicyLocal for an externalIP (outside clients get the local endpoint
+/// only, pods the whole cluster pool).
+#[test]
+fn source_ranges_internal_local_and_external_ip_local_verdicts() {
+    use svcplane::model::TrafficPolicy;
+    let snap = seed_snap(0);
+    let mut w = worker(68);
+    let s = tcp("10.244.1.100", 1000, "198.51.100.7", 80, SYN);
+    assert_eq!(
+        run(&mut w, &snap, &s, &at(1)).0,
+        Verdict::Drop(DropReason::SourceRange)
+    );
+
+    // my-api has endpoints on nodes 0 and 1 only; node 2 with internalTrafficPolicy Local.
+    let mut cat = catalog(2, false);
+    let id = ObjectRef::new("default", "my-api");
+    let mut svc = cat.service(&id).unwrap().clone();
+    svc.internal_traffic_policy = TrafficPolicy::Local;
+    cat.upsert_service(svc).unwrap();
+    let snap = cat.compile();
+    let s = tcp("10.244.3.100", 1001, "10.96.45.100", 80, SYN);
+    assert_eq!(
+        run(&mut w, &snap, &s, &at(1)).0,
+        Verdict::Drop(DropReason::TrafficPolicy)
+    );
+
+    // order-api-svc (externalTrafficPolicy Local) with an externalIP, on node 0.
+    let mut cat = catalog(0, false);
+    let id = ObjectRef::new("production", "order-api-svc");
+    let mut svc = cat.service(&id).unwrap().clone();
+    svc.external_ips = vec![ip("192.0.2.80")];
+    cat.upsert_service(svc).unwrap();
+    let snap = cat.compile();
+    let mut from_pods = std::collections::BTreeSet::new();
+    for port in 2000..2060 {
+        let outside = tcp("198.18.0.9", port, "192.0.2.80", 80, SYN);
+        let t = forward(&mut w, &snap, &outside, &at(1));
+        assert_eq!((t.src, t.dst), (outside.src, ip("10.244.1.20")));
+        let pod = tcp("10.244.1.100", port, "192.0.2.80", 80, SYN);
+        from_pods.insert(forward(&mut w, &snap, &pod, &at(1)).dst);
+    }
+    assert_eq!(
+        from_pods.into_iter().collect::<Vec<_>>(),
+        [ip("10.244.1.20"), ip("10.244.2.21")]
+    );
+}

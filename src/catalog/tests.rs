@@ -11,8 +11,8 @@ use std::collections::HashMap;
 
 use super::*;
 use crate::model::{
-    seed, ClusterIps, Conditions, Endpoint, EndpointPort, IpFamily, IpMode, LoadBalancerIngress,
-    NodePortAddresses, ServicePort, SessionAffinity, TrafficPolicy,
+    seed, ClusterIps, Conditions, Endpoint, EndpointPort, IpFamily, IpFamilyPolicy, IpMode,
+    LoadBalancerIngress, NodePortAddresses, ServicePort, SessionAffinity, TrafficPolicy,
 };
 use crate::snapshot::{Frontend, Lookup, Source};
 
@@ -314,6 +314,38 @@ fn s1_node_ports_answer_on_node_port_addresses_only() {
         hit(&snap, tcp(), "54.123.45.67", 30080).kind(),
         FrontendKind::NodePort
     );
+    // With CIDRs, the node addresses inside them and no others (kube-proxy's TestNodePorts):
+    // here the secondary address only.
+    let mut config = seed::node(0);
+    config.node_port_addresses = NodePortAddresses::Cidrs(vec!["54.123.45.0/24".parse().unwrap()]);
+    let snap = seed_catalog_with(config).compile();
+    assert_eq!(
+        hit(&snap, tcp(), "54.123.45.67", 30080).kind(),
+        FrontendKind::NodePort
+    );
+    assert_eq!(
+        snap.lookup(tcp(), ip("192.168.0.10"), 30080),
+        Lookup::NotService
+    );
+    // IPv6: a dual-stack node's IPv6 primary address answers a dual-stack Service's NodePort;
+    // "all addresses" never includes IPv6 loopback.
+    let mut config = seed::node(0);
+    config.node_ips.push(ip("fd00:192:168::10"));
+    config.node_ips.push(ip("::1"));
+    config.node_port_addresses = NodePortAddresses::All;
+    let mut c = seed_catalog_with(config);
+    let order = id("production", "order-api-svc");
+    let mut svc = c.service(&order).unwrap().clone();
+    svc.ip_families = vec![IpFamily::V4, IpFamily::V6];
+    svc.ip_family_policy = Some(IpFamilyPolicy::RequireDualStack);
+    svc.cluster_ips = ClusterIps::Assigned(vec![ip("10.96.88.201"), ip("fd00:10:96::88")]);
+    c.upsert_service(svc).unwrap();
+    let snap = c.compile();
+    assert_eq!(
+        hit(&snap, tcp(), "fd00:192:168::10", 30080).kind(),
+        FrontendKind::NodePort
+    );
+    assert_eq!(snap.lookup(tcp(), ip("::1"), 30080), Lookup::NotService);
 }
 
 /// §1 LoadBalancer: the ingress IPs of the family; `ipMode: Proxy` entries are skipped.

@@ -779,3 +779,25 @@ fn ingress_hostnames_and_proxy_mode_and_extra_endpoint_addresses() {
         .collect();
     assert_eq!(backends, ["10.244.2.7"]);
 }
+
+/// SEMANTICS §1: loadBalancerSourceRanges values are trimmed (kube-proxy's TestLoadBalancer
+/// gives one with a leading space).
+#[test]
+fn source_ranges_are_trimmed() {
+    let mut lb = service("default", "web", "10.96.1.1");
+    lb["spec"]["type"] = json!("LoadBalancer");
+    lb["spec"]["ports"][0]["nodePort"] = json!(31500);
+    lb["spec"]["ports"][1]["nodePort"] = json!(31501);
+    lb["spec"]["loadBalancerSourceRanges"] = json!([" 203.0.113.0/25", "198.51.100.0/24 \t"]);
+    let mut c = catalog();
+    load(&mut Loader::new(), &mut c, &lb).unwrap();
+    let ranges = &c
+        .service(&ObjectRef::new("default", "web"))
+        .unwrap()
+        .load_balancer_source_ranges;
+    let want: Vec<Cidr> = ["203.0.113.0/25", "198.51.100.0/24"]
+        .iter()
+        .map(|s| s.parse().unwrap())
+        .collect();
+    assert_eq!(*ranges, want);
+}

@@ -958,6 +958,11 @@ mod tests {
             ServicePort::tcp(53).named("dns-tcp").node_port(30053),
         ];
         ok(&svc);
+        // So may two numbers over two protocols, as an update can store (README).
+        svc.ports[1] = ServicePort::tcp(54).named("dns-tcp").node_port(30053);
+        ok(&svc);
+        svc.ports[1].protocol = Protocol::Udp;
+        rejects(&svc, "spec.ports[1].nodePort", ErrorKind::Duplicate);
     }
 
     #[test]
