@@ -81,11 +81,12 @@
 //! footprint of the table; a [`MaglevBuilder`] keeps it from one build to the next), a few
 //! words per backend and up to 8 bytes per turn of the replayed cycle. A single active backend
 //! takes every slot, so its table is filled directly, without population. At `M = 65537` with
-//! 1,000 equal-weight backends a build takes 0.40–0.59 ms on the 2-core development machine,
-//! depending on how busy its host is (median 0.458 ms over six full criterion runs, 0.455 ms
-//! over ten short ones; 3.2–3.4 times faster than the paper's loop written plainly, measured
-//! in the same runs); with 10 backends 0.43–0.57 ms. That is several hundred times faster
-//! than the `maglev` crate at 1,000 backends (figures in `BENCHMARKS.md`).
+//! 1,000 equal-weight backends a build takes 0.40–0.65 ms on the 2-core development machine,
+//! depending on how busy its host is (median 0.458 ms over six full criterion runs on one day,
+//! 0.548 ms over five in a slow afternoon; 2.6–3.6 times faster than the paper's loop written
+//! plainly, and about 1.5 times the build's loads and stores alone, both measured in the same
+//! runs); with 10 backends 0.43–0.60 ms. That is several hundred times faster than the
+//! `maglev` crate at 1,000 backends (figures in `BENCHMARKS.md`).
 //! Nothing here panics: every bad input is a [`MaglevError`].
 
 use alloc::boxed::Box;
