@@ -2078,3 +2078,72 @@ fn source_ranges_internal_local_and_external_ip_local_verdicts() {
         [ip("10.244.1.20"), ip("10.244.2.21")]
     );
 }
+
+/// SEMANTICS §7 on external frontends (kube-proxy's cleanup covers NodePorts, LB IPs and
+/// externalIPs too), and svcplane's stricter cases (README): UDP flows are also flushed when
+/// their backend's port changes, and when their Service port goes away.
+#[test]
+fn udp_cleanup_on_node_ports_and_external_ips_and_port_changes() {
+    use svcplane::model::{Conditions, ServiceType};
+    // kube-dns as a NodePort Service (UDP 53 on 30053) with an externalIP.
+    let mut cat = catalog(0, false);
+    let id = ObjectRef::new("kube-system", "kube-dns");
+    let mut svc = cat.service(&id).unwrap().clone();
+    svc.service_type = ServiceType::NodePort;
+    svc.ports[0].node_port = Some(30053);
+    svc.ports[1].node_port = Some(30054);
+    svc.external_ips = vec![ip("192.0.2.53")];
+    cat.upsert_service(svc.clone()).unwrap();
+    let snap = cat.compile();
+    let mut w = worker(69);
+    let via_node_port = udp("198.18.0.9", 4000, "192.168.0.10", 30053);
+    let via_external_ip = udp("198.18.0.9", 4001, "192.0.2.53", 53);
+    let a = forward(&mut w, &snap, &via_node_port, &at(1));
+    let b = forward(&mut w, &snap, &via_external_ip, &at(1));
+    assert_eq!((a.dst_port, b.dst_port), (53, 53));
+
+    // The NodePort flow's backend stops serving: that flow goes (and the other one too if it
+    // had the same backend).
+    let gone = Conditions::from_api(Some(false), Some(false), Some(true));
+    set_conditions(&mut cat, "kube-system", "kube-dns", Some(a.dst), gone);
+    let snap = cat.compile();
+    assert_eq!(w.on_snapshot(&snap), 1 + usize::from(b.dst == a.dst));
+    assert_ne!(forward(&mut w, &snap, &via_node_port, &at(2)).dst, a.dst);
+    let b = forward(&mut w, &snap, &via_external_ip, &at(2));
+    assert_ne!(b.dst, a.dst);
+
+    // The endpoints' UDP port changes (53 -> 5353): both flows go, and the next packets reach
+    // the new port.
+    let mut slices = cat.endpoints(&id).unwrap().to_vec();
+    for s in &mut slices {
+        for p in s.ports.iter_mut().filter(|p| p.name == "dns") {
+            p.port = Some(5353);
+        }
+    }
+    cat.replace_endpoints(&id, slices).unwrap();
+    let snap = cat.compile();
+    assert_eq!(w.on_snapshot(&snap), 2);
+    assert_eq!(
+        forward(&mut w, &snap, &via_node_port, &at(3)).dst_port,
+        5353
+    );
+    assert_eq!(
+        forward(&mut w, &snap, &via_external_ip, &at(3)).dst_port,
+        5353
+    );
+
+    // The UDP port is removed from the Service: both flows go. Neither address is a Service
+    // frontend for UDP any more, so their packets pass (only a cluster IP rejects undefined
+    // ports, SEMANTICS §4), and no flow is made.
+    svc.ports.remove(0);
+    cat.upsert_service(svc).unwrap();
+    let snap = cat.compile();
+    assert_eq!(w.on_snapshot(&snap), 2);
+    let created = w.counters().flows.created;
+    assert_eq!(
+        run(&mut w, &snap, &via_external_ip, &at(4)).0,
+        Verdict::Pass
+    );
+    assert_eq!(run(&mut w, &snap, &via_node_port, &at(4)).0, Verdict::Pass);
+    assert_eq!(w.counters().flows.created, created);
+}
