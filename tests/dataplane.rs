@@ -1547,11 +1547,8 @@ fn sctp_chunk(s: &Spec, chunk: u8) -> Vec<u8> {
     s.packet_with(&l4, None)
 }
 
-#[test]
-fn an_sctp_association_closed_by_abort_is_balanced_afresh_by_the_next_init() {
-    // An SCTP Service (Diameter) added to the seed cluster.
-    let mut c = catalog(0, false);
-    let doc = br#"{"apiVersion": "v1", "kind": "List", "items": [
+/// An SCTP Service (Diameter, two endpoints) to add to the seed cluster.
+const DIAMETER_JSON: &[u8] = br#"{"apiVersion": "v1", "kind": "List", "items": [
       {"apiVersion": "v1", "kind": "Service",
        "metadata": {"name": "diameter", "namespace": "production"},
        "spec": {"type": "ClusterIP", "clusterIP": "10.96.50.50", "clusterIPs": ["10.96.50.50"],
@@ -1564,8 +1561,10 @@ fn an_sctp_association_closed_by_abort_is_balanced_afresh_by_the_next_init() {
        "ports": [{"name": "diameter", "protocol": "SCTP", "port": 3868}],
        "endpoints": [{"addresses": ["10.244.1.20"], "conditions": {"ready": true}},
                      {"addresses": ["10.244.2.20"], "conditions": {"ready": true}}]}]}"#;
-    Loader::new().apply_json(&mut c, doc).unwrap();
-    let snap = c.compile();
+
+#[test]
+fn an_sctp_association_closed_by_abort_is_balanced_afresh_by_the_next_init() {
+    let snap = seed_plus(DIAMETER_JSON).compile();
     let mut w = worker(1);
     let client = spec(132, "10.244.1.100", 5000, "10.96.50.50", 3868, 0);
     let send = |w: &mut Worker, s: &Spec, chunk: u8, t: u64| {
@@ -1953,21 +1952,8 @@ fn seed_plus(doc: &[u8]) -> Catalog {
 /// (`WorkerConfig::clean_sctp`).
 #[test]
 fn sctp_flows_are_cleaned_only_when_asked() {
-    let doc = br#"{"apiVersion": "v1", "kind": "List", "items": [
-      {"apiVersion": "v1", "kind": "Service",
-       "metadata": {"name": "diameter", "namespace": "production"},
-       "spec": {"type": "ClusterIP", "clusterIP": "10.96.50.50", "clusterIPs": ["10.96.50.50"],
-                "ports": [{"name": "diameter", "protocol": "SCTP", "port": 3868,
-                           "targetPort": 3868}]}},
-      {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-       "metadata": {"name": "diameter-abcde", "namespace": "production",
-                    "labels": {"kubernetes.io/service-name": "diameter"}},
-       "addressType": "IPv4",
-       "ports": [{"name": "diameter", "protocol": "SCTP", "port": 3868}],
-       "endpoints": [{"addresses": ["10.244.1.20"], "conditions": {"ready": true}},
-                     {"addresses": ["10.244.2.20"], "conditions": {"ready": true}}]}]}"#;
     for clean_sctp in [false, true] {
-        let mut cat = seed_plus(doc);
+        let mut cat = seed_plus(DIAMETER_JSON);
         let snap = cat.compile();
         let mut w = Worker::new(WorkerConfig {
             clean_sctp,
