@@ -84,8 +84,9 @@
 //! 1,000 equal-weight backends a build takes 0.40–0.65 ms on the 2-core development machine,
 //! depending on how busy its host is (median 0.458 ms over six full criterion runs on one day,
 //! 0.548 ms over five in a slow afternoon; 2.6–3.6 times faster than the paper's loop written
-//! plainly, and about 1.5 times the build's loads and stores alone, both measured in the same
-//! runs); with 10 backends 0.43–0.60 ms. That is several hundred times faster than the
+//! plainly and 2.9–3.6 times faster than Katran's build transcribed, and about 1.5 times the
+//! build's loads and stores alone, all measured in the same runs); with 10 backends
+//! 0.43–0.60 ms. That is several hundred times faster than the
 //! `maglev` crate at 1,000 backends (figures in `BENCHMARKS.md`).
 //! Nothing here panics: every bad input is a [`MaglevError`].
 
