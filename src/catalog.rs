@@ -325,24 +325,11 @@ impl Catalog {
     /// Adds or replaces a Service.
     ///
     /// Refused, with nothing changed, when the Service breaks an API rule ([`Error::Invalid`],
-    /// see [`Service::validate`]; also a `maglevTableSize` above [`maglev::MAX_TABLE_SIZE`]) or
-    /// claims a cluster IP, nodePort or frontend another Service holds ([`Error::Conflict`]).
-    /// Upserting a Service equal to the stored one changes nothing.
+    /// see [`Service::validate`], which also bounds `maglevTableSize` by the largest table
+    /// [`maglev`] builds) or claims a cluster IP, nodePort or frontend another Service holds
+    /// ([`Error::Conflict`]). Upserting a Service equal to the stored one changes nothing.
     pub fn upsert_service(&mut self, service: Service) -> Result<(), Error> {
         service.validate(&self.config).map_err(Error::Invalid)?;
-        if let Some(size) = service.maglev_table_size {
-            if size > maglev::MAX_TABLE_SIZE {
-                return Err(Error::Invalid(ValidationError {
-                    object_kind: ObjectKind::Service,
-                    object: service.id.clone(),
-                    field: "spec.maglevTableSize".into(),
-                    kind: ErrorKind::OutOfRange {
-                        min: 2,
-                        max: maglev::MAX_TABLE_SIZE,
-                    },
-                }));
-            }
-        }
         if self.services.get(&service.id) == Some(&service) {
             return Ok(());
         }

@@ -343,8 +343,10 @@ pub struct WorkerConfig {
     pub flows: usize,
     /// Affinity-table capacity.
     pub affinity_entries: usize,
-    /// The flow and affinity tables' hash seed: random per process (DESIGN.md invariant 6).
-    /// It never influences backend choice.
+    /// The flow and affinity tables' hash seed: random per process (DESIGN.md invariant 6), so
+    /// that nobody can choose flows that collide in one bucket. It never influences backend
+    /// choice. The default, 0, is for tests and examples: a production worker sets it from a
+    /// random source.
     pub conntrack_seed: u64,
     /// Flow timeouts.
     pub timeouts: Timeouts,

@@ -41,8 +41,9 @@ pub const MAX_SLICE_ENDPOINTS: usize = 1_000;
 pub const MAX_SLICE_PORTS: usize = 20_000;
 /// The most zones one endpoint may be hinted for.
 pub const MAX_ZONE_HINTS: usize = 8;
-/// The largest per-Service Maglev table size accepted (2^24 slots: 32 MiB at 2 bytes a slot).
-pub const MAX_MAGLEV_TABLE_SIZE: u32 = 1 << 24;
+/// The largest per-Service Maglev table size accepted: the largest table
+/// [`crate::maglev`] builds ([`crate::maglev::MAX_TABLE_SIZE`], 131,071 slots, 256 KiB).
+pub const MAX_MAGLEV_TABLE_SIZE: u32 = crate::maglev::MAX_TABLE_SIZE;
 
 /// Names a namespaced object: a Service or an EndpointSlice. Nodes use an empty namespace.
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -413,8 +414,10 @@ pub struct Service {
     /// `spec.publishNotReadyAddresses` (DNS only: the EndpointSlice controller already marks
     /// such endpoints ready).
     pub publish_not_ready_addresses: bool,
-    /// **svcplane:** the Maglev table size for this Service (a prime); `None` lets the catalog
-    /// choose from the number of backends.
+    /// **svcplane:** the Maglev table size for this Service (a prime, at most
+    /// [`MAX_MAGLEV_TABLE_SIZE`]); `None` lets the catalog choose from the number of backends.
+    /// A table needs at least as many slots as it has backends: for a backend set larger than
+    /// this size the catalog uses the default size for that set instead.
     pub maglev_table_size: Option<u32>,
     /// The `service.kubernetes.io/service-proxy-name` label: the proxy that owns this Service's
     /// packet rules. `None` (no label) for the default proxy. A node programs the Service only

@@ -2133,3 +2133,32 @@ fn udp_cleanup_on_node_ports_and_external_ips_and_port_changes() {
     assert_eq!(run(&mut w, &snap, &via_node_port, &at(4)).0, Verdict::Pass);
     assert_eq!(w.counters().flows.created, created);
 }
+
+/// DESIGN.md invariant 3, "on any node": the seed cluster compiled on each of its three nodes
+/// picks the same backend for the same packet to a Cluster-policy Service without zone hints
+/// (pricing-engine, three endpoints on three nodes; my-api, ClientIP affinity), whichever node's
+/// pod, or an outside client, sends it.
+#[test]
+fn every_node_picks_the_same_backend_for_the_same_packet() {
+    let snaps: Vec<Arc<Snapshot>> = (0..3).map(seed_snap).collect();
+    let mut chosen = std::collections::BTreeSet::new();
+    for (port, dst) in (1000..1100).flat_map(|p| [(p, "10.96.47.182"), (p, "10.96.45.100")]) {
+        for src in ["10.244.1.100", "10.244.3.100", "198.18.0.9"] {
+            let s = tcp(src, port, dst, 80, SYN);
+            let picks: Vec<(IpAddr, u16)> = snaps
+                .iter()
+                .map(|snap| {
+                    let t = forward(&mut worker(70), snap, &s, &at(1));
+                    (t.dst, t.dst_port)
+                })
+                .collect();
+            assert!(
+                picks.iter().all(|p| *p == picks[0]),
+                "{src}:{port}: {picks:?}"
+            );
+            chosen.insert(picks[0]);
+        }
+    }
+    // Every backend of both Services was chosen: the agreement is not a constant answer.
+    assert_eq!(chosen.len(), 5);
+}

@@ -1533,6 +1533,40 @@ fn frontend_burst_answers_as_frontend_does() {
     assert_eq!(snap.frontend_burst(&queries, &mut []), 0);
 }
 
+/// A pinned Maglev size smaller than the backend set cannot hold it: the catalog uses the
+/// default size for that set instead (documented on `Service::maglev_table_size`), and the
+/// pinned size again once the set fits.
+#[test]
+fn a_pinned_maglev_size_too_small_for_the_backends_falls_back_to_the_default() {
+    let size = |s: &Snapshot, id: &ObjectRef| {
+        s.service(id).unwrap().ports[0]
+            .cluster
+            .maglev
+            .as_ref()
+            .unwrap()
+            .size()
+    };
+    let svc = Service {
+        cluster_ips: ClusterIps::Assigned(vec![ip("10.96.0.1")]),
+        ports: vec![ServicePort::tcp(80)],
+        maglev_table_size: Some(7),
+        ..Service::new("default", "web")
+    };
+    let slice = |n: u8| EndpointSlice {
+        ports: vec![EndpointPort::new("", Protocol::Tcp, 8080)],
+        endpoints: (1..=n)
+            .map(|i| Endpoint::new(ip(&format!("10.244.0.{i}"))))
+            .collect(),
+        ..EndpointSlice::new("s", IpFamily::V4)
+    };
+    let mut c = Catalog::new(NodeConfig::new("n")).unwrap();
+    c.upsert_service(svc.clone()).unwrap();
+    for (n, want) in [(5, 7), (7, 7), (8, 1_021), (12, 2_039), (3, 7)] {
+        c.replace_endpoints(&svc.id, vec![slice(n)]).unwrap();
+        assert_eq!(size(&c.compile(), &svc.id), want, "{n} backends");
+    }
+}
+
 #[test]
 fn a_changed_maglev_table_size_rebuilds_the_table() {
     // The old plan's tables are reused only at the size the Service asks for now: changing
