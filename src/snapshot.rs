@@ -410,9 +410,10 @@ impl ServicePlan {
         self.proxied
     }
 
-    /// True for a Service that another proxy programs (its `service-proxy-name` label is not
-    /// this node's, [`crate::model::NodeConfig::service_proxy_name`]): no rules here, and
-    /// packets to its cluster IPs pass untouched.
+    /// True for a Service with packet rules (not headless, not ExternalName) that another proxy
+    /// programs (its `service-proxy-name` label is not this node's,
+    /// [`crate::model::NodeConfig::service_proxy_name`]): no rules here, and packets to its
+    /// cluster IPs pass untouched.
     pub fn is_foreign(&self) -> bool {
         self.foreign
     }

@@ -15,6 +15,8 @@
 //!   exactly the endpoints SEMANTICS.md §3 selects (Ready, else serving+terminating; local ones
 //!   for the local pool), the reject flag is set exactly when no endpoint is usable, and Maglev
 //!   picks land in the pool;
+//! - broken EndpointSlices (an address of the other family, a repeated port name, a bad name)
+//!   are refused and change nothing; headless and ExternalName Services get no frontend;
 //! - nothing panics.
 #![no_main]
 
@@ -40,6 +42,8 @@ enum Op {
     Upsert(SvcSpec),
     Remove(u8),
     Endpoints(u8, Vec<SliceSpec>),
+    /// Endpoints broken in one of a few ways: refused, with nothing changed.
+    BadEndpoints(u8, u8, Vec<SliceSpec>),
     Compile,
 }
 
@@ -105,11 +109,16 @@ fn shared_ip(x: u8) -> IpAddr {
 }
 
 fn build_service(s: &SvcSpec) -> Service {
+    // Kinds 3 and 4: headless and ExternalName, which get no packet rules (SEMANTICS §1).
     let service_type = [
         ServiceType::ClusterIp,
         ServiceType::NodePort,
         ServiceType::LoadBalancer,
-    ][usize::from(s.kind % 3)];
+        ServiceType::ClusterIp,
+        ServiceType::ExternalName,
+    ][usize::from(s.kind % 5)];
+    let headless = s.kind % 5 == 3;
+    let external_name = s.kind % 5 == 4;
     let mut cluster_ips = vec![IpAddr::V4(Ipv4Addr::new(10, 96, 0, 1 + s.cluster_ip % 6))];
     if s.dual_stack {
         cluster_ips.push(IpAddr::V6(Ipv6Addr::new(
@@ -138,7 +147,14 @@ fn build_service(s: &SvcSpec) -> Service {
     let external_local = s.external_local && service_type != ServiceType::ClusterIp;
     Service {
         service_type,
-        cluster_ips: ClusterIps::Assigned(cluster_ips),
+        cluster_ips: if headless {
+            ClusterIps::Headless
+        } else if external_name {
+            ClusterIps::Unset
+        } else {
+            ClusterIps::Assigned(cluster_ips)
+        },
+        external_name: external_name.then(|| "db.example.com".to_string()),
         ports,
         external_ips: s
             .external_ips
@@ -440,10 +456,13 @@ fn check(snap: &Snapshot, model: &Model) {
                 "nodePort",
             );
         }
-        let foreign = svc.service_proxy_name.is_some();
+        // Headless and ExternalName Services have no packet rules, so no proxy, this node's or
+        // another, programs them.
+        let no_rules = !matches!(svc.cluster_ips, ClusterIps::Assigned(_));
+        let foreign = svc.service_proxy_name.is_some() && !no_rules;
         let plan = snap.service(&svc.id).expect("every Service has a plan");
         assert_eq!(plan.is_foreign(), foreign, "{n}");
-        assert_eq!(plan.is_proxied(), !foreign, "{n}");
+        assert_eq!(plan.is_proxied(), !foreign && !no_rules, "{n}");
         // A cluster IP on a port no Service defines is rejected; another proxy's passes.
         for ip in &claims.cluster_ips {
             if foreign {
@@ -531,6 +550,39 @@ fuzz_target!(|ops: Vec<Op>| {
                     }
                     Err(e) => panic!("generated slices are valid: {e}"),
                 }
+            }
+            Op::BadEndpoints(x, how, specs) => {
+                let mut slices = build_slices(specs);
+                if slices.is_empty() {
+                    slices.push(EndpointSlice::new("slice-v4", IpFamily::V4));
+                }
+                let s0 = &mut slices[0];
+                match how % 3 {
+                    // An address of the other family.
+                    0 => s0
+                        .endpoints
+                        .push(Endpoint::new(if s0.family == IpFamily::V4 {
+                            IpAddr::V6(Ipv6Addr::new(0xfd00, 0x244, 0, 0, 0, 0, 0, 9))
+                        } else {
+                            IpAddr::V4(Ipv4Addr::new(10, 244, 0, 9))
+                        })),
+                    // Two ports of one name.
+                    1 => s0.ports.extend([
+                        EndpointPort::new("dup", Protocol::Tcp, 9000),
+                        EndpointPort::new("dup", Protocol::Tcp, 9001),
+                    ]),
+                    // An invalid slice name.
+                    _ => s0.name = "Not_A_Name".to_string(),
+                }
+                let before = catalog.endpoints(&id(*x)).map(<[EndpointSlice]>::to_vec);
+                let had_changes = catalog.has_changes();
+                match catalog.replace_endpoints(&id(*x), slices) {
+                    Err(Error::Invalid(_)) => {}
+                    other => panic!("broken slices ({}): {other:?}", how % 3),
+                }
+                let after = catalog.endpoints(&id(*x)).map(<[EndpointSlice]>::to_vec);
+                assert_eq!(after, before, "a refusal changed nothing");
+                assert_eq!(catalog.has_changes(), had_changes);
             }
             Op::Compile => {
                 let snap = catalog.compile();
