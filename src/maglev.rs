@@ -86,8 +86,8 @@
 //! 0.548 ms over five in a slow afternoon; 2.6–3.6 times faster than the paper's loop written
 //! plainly and 2.9–3.6 times faster than Katran's build transcribed, and about 1.5 times the
 //! build's loads and stores alone, all measured in the same runs); with 10 backends
-//! 0.43–0.60 ms. That is several hundred times faster than the
-//! `maglev` crate at 1,000 backends (figures in `BENCHMARKS.md`).
+//! 0.43–0.60 ms. That is several hundred times faster than the `maglev` crate at 1,000
+//! backends (figures in `BENCHMARKS.md`).
 //! Nothing here panics: every bad input is a [`MaglevError`].
 
 use alloc::boxed::Box;

@@ -18,7 +18,7 @@ use svcplane::dataplane::{
     DropReason, Ingress, Meta, RejectReason, Rule, Verdict, Worker, WorkerConfig,
 };
 use svcplane::k8s::Loader;
-use svcplane::model::{seed, NodeConfig, ObjectRef};
+use svcplane::model::{seed, NodeConfig, ObjectRef, Service};
 use svcplane::nat::{self, Tuple};
 use svcplane::snapshot::Snapshot;
 
@@ -52,6 +52,13 @@ fn catalog_with(config: NodeConfig, reversed: bool) -> Catalog {
     let applied = Loader::new().apply_json(&mut c, &json).unwrap();
     assert_eq!((applied.services, applied.endpoint_slices), (12, 10));
     c
+}
+
+/// Changes Service `id` in `c` with `edit` and stores it back.
+fn edit_service(c: &mut Catalog, id: &ObjectRef, edit: impl FnOnce(&mut Service)) {
+    let mut svc = c.service(id).unwrap().clone();
+    edit(&mut svc);
+    c.upsert_service(svc).unwrap();
 }
 
 /// Removes the endpoint at `addr` from Service `ns/name`.
@@ -937,12 +944,13 @@ fn masquerade_follows_semantics_5() {
     // externalTrafficPolicy Cluster: external clients of a NodePort are masqueraded, and a node
     // without a local endpoint forwards them.
     let mut cat = catalog(2, false);
-    let mut svc = cat
-        .service(&ObjectRef::new("production", "order-api-svc"))
-        .unwrap()
-        .clone();
-    svc.external_traffic_policy = TrafficPolicy::Cluster;
-    cat.upsert_service(svc).unwrap();
+    edit_service(
+        &mut cat,
+        &ObjectRef::new("production", "order-api-svc"),
+        |svc| {
+            svc.external_traffic_policy = TrafficPolicy::Cluster;
+        },
+    );
     let snap = cat.compile();
     let s = tcp("198.18.0.9", 3000, "192.168.0.12", 30080, SYN);
     let t = forward(&mut w, &snap, &s, &at(1));
@@ -1523,9 +1531,9 @@ fn an_affinity_pin_to_an_endpoint_that_left_is_deleted_at_once() {
     );
     assert_eq!(forward(&mut w, &snap5, &s, &at(4)).dst, first);
     // A Service that loses its affinity (or goes away) takes its pins along.
-    let mut svc = cat.service(&id).unwrap().clone();
-    svc.session_affinity = svcplane::model::SessionAffinity::None;
-    cat.upsert_service(svc).unwrap();
+    edit_service(&mut cat, &id, |svc| {
+        svc.session_affinity = svcplane::model::SessionAffinity::None;
+    });
     let snap6 = cat.compile();
     let before = w.counters().affinity.removed;
     w.on_snapshot(&snap6);
@@ -1619,10 +1627,10 @@ fn no_usable_endpoint_rejects_on_every_frontend_even_with_local_policies() {
         // (source range 203.0.113.0/24). Give it an externalIP and internalTrafficPolicy Local
         // too, then take every endpoint away.
         let mut cat = catalog(node, false);
-        let mut svc = cat.service(&lb).unwrap().clone();
-        svc.external_ips = vec![ip("192.0.2.77")];
-        svc.internal_traffic_policy = TrafficPolicy::Local;
-        cat.upsert_service(svc).unwrap();
+        edit_service(&mut cat, &lb, |svc| {
+            svc.external_ips = vec![ip("192.0.2.77")];
+            svc.internal_traffic_policy = TrafficPolicy::Local;
+        });
         let with_endpoints = cat.compile();
         cat.replace_endpoints(&lb, vec![]).unwrap();
         let snap = cat.compile();
@@ -1657,13 +1665,13 @@ fn external_destinations_with_policy_cluster_are_always_masqueraded() {
     use svcplane::model::TrafficPolicy;
     let mut cat = catalog(0, false);
     let lb = ObjectRef::new("production", "order-api-lb");
-    let mut svc = cat.service(&lb).unwrap().clone();
-    svc.external_traffic_policy = TrafficPolicy::Cluster;
-    svc.health_check_node_port = None;
-    svc.external_ips = vec![ip("192.0.2.77")];
-    // The pod CIDR in the source ranges, so that a pod may reach the LB IP at all.
-    svc.load_balancer_source_ranges.push(seed::node_pod_cidr(0));
-    cat.upsert_service(svc).unwrap();
+    edit_service(&mut cat, &lb, |svc| {
+        svc.external_traffic_policy = TrafficPolicy::Cluster;
+        svc.health_check_node_port = None;
+        svc.external_ips = vec![ip("192.0.2.77")];
+        // The pod CIDR in the source ranges, so that a pod may reach the LB IP at all.
+        svc.load_balancer_source_ranges.push(seed::node_pod_cidr(0));
+    });
     let snap = cat.compile();
     let node = ip("192.168.0.10");
     let pod = "10.244.1.100";
@@ -1700,9 +1708,9 @@ fn internal_traffic_policy_local_does_not_change_masquerading() {
     let node = ip("192.168.0.10");
     for policy in [TrafficPolicy::Cluster, TrafficPolicy::Local] {
         let mut cat = catalog(0, false);
-        let mut svc = cat.service(&id).unwrap().clone();
-        svc.internal_traffic_policy = policy;
-        cat.upsert_service(svc).unwrap();
+        edit_service(&mut cat, &id, |svc| {
+            svc.internal_traffic_policy = policy;
+        });
         let snap = cat.compile();
         let mut w = worker(50);
         for port in 3000..3040 {
@@ -1820,12 +1828,12 @@ fn an_affinity_pin_serves_every_frontend_and_lives_timeout_seconds_after_its_las
     // order-api-svc (ClusterIP 10.96.88.201, NodePort 30080) with ClientIP affinity, 10 s.
     let mut cat = catalog(0, false);
     let id = ObjectRef::new("production", "order-api-svc");
-    let mut svc = cat.service(&id).unwrap().clone();
-    svc.external_traffic_policy = TrafficPolicy::Cluster;
-    svc.session_affinity = SessionAffinity::ClientIp {
-        timeout_seconds: 10,
-    };
-    cat.upsert_service(svc).unwrap();
+    edit_service(&mut cat, &id, |svc| {
+        svc.external_traffic_policy = TrafficPolicy::Cluster;
+        svc.session_affinity = SessionAffinity::ClientIp {
+            timeout_seconds: 10,
+        };
+    });
     let snap = cat.compile();
     let mut w = worker(63);
     let client = "198.18.0.9";
@@ -1855,11 +1863,11 @@ fn an_affinity_pin_outside_the_packets_pool_is_not_used() {
     // order-api-svc on node 0: local pool 10.244.1.20; cluster pool adds 10.244.2.21.
     let mut cat = catalog(0, false);
     let id = ObjectRef::new("production", "order-api-svc");
-    let mut svc = cat.service(&id).unwrap().clone();
-    svc.session_affinity = SessionAffinity::ClientIp {
-        timeout_seconds: 60,
-    };
-    cat.upsert_service(svc).unwrap();
+    edit_service(&mut cat, &id, |svc| {
+        svc.session_affinity = SessionAffinity::ClientIp {
+            timeout_seconds: 60,
+        };
+    });
     let snap = cat.compile();
     let remote = ip("10.244.2.21");
     let client = (1..=250u8)
@@ -2034,9 +2042,9 @@ fn source_ranges_internal_local_and_external_ip_local_verdicts() {
     // my-api has endpoints on nodes 0 and 1 only; node 2 with internalTrafficPolicy Local.
     let mut cat = catalog(2, false);
     let id = ObjectRef::new("default", "my-api");
-    let mut svc = cat.service(&id).unwrap().clone();
-    svc.internal_traffic_policy = TrafficPolicy::Local;
-    cat.upsert_service(svc).unwrap();
+    edit_service(&mut cat, &id, |svc| {
+        svc.internal_traffic_policy = TrafficPolicy::Local;
+    });
     let snap = cat.compile();
     let s = tcp("10.244.3.100", 1001, "10.96.45.100", 80, SYN);
     assert_eq!(
@@ -2047,9 +2055,9 @@ fn source_ranges_internal_local_and_external_ip_local_verdicts() {
     // order-api-svc (externalTrafficPolicy Local) with an externalIP, on node 0.
     let mut cat = catalog(0, false);
     let id = ObjectRef::new("production", "order-api-svc");
-    let mut svc = cat.service(&id).unwrap().clone();
-    svc.external_ips = vec![ip("192.0.2.80")];
-    cat.upsert_service(svc).unwrap();
+    edit_service(&mut cat, &id, |svc| {
+        svc.external_ips = vec![ip("192.0.2.80")];
+    });
     let snap = cat.compile();
     let mut from_pods = std::collections::BTreeSet::new();
     for port in 2000..2060 {
@@ -2074,12 +2082,12 @@ fn udp_cleanup_on_node_ports_and_external_ips_and_port_changes() {
     // kube-dns as a NodePort Service (UDP 53 on 30053) with an externalIP.
     let mut cat = catalog(0, false);
     let id = ObjectRef::new("kube-system", "kube-dns");
-    let mut svc = cat.service(&id).unwrap().clone();
-    svc.service_type = ServiceType::NodePort;
-    svc.ports[0].node_port = Some(30053);
-    svc.ports[1].node_port = Some(30054);
-    svc.external_ips = vec![ip("192.0.2.53")];
-    cat.upsert_service(svc.clone()).unwrap();
+    edit_service(&mut cat, &id, |svc| {
+        svc.service_type = ServiceType::NodePort;
+        svc.ports[0].node_port = Some(30053);
+        svc.ports[1].node_port = Some(30054);
+        svc.external_ips = vec![ip("192.0.2.53")];
+    });
     let snap = cat.compile();
     let mut w = worker(69);
     let via_node_port = udp("198.18.0.9", 4000, "192.168.0.10", 30053);
@@ -2121,8 +2129,9 @@ fn udp_cleanup_on_node_ports_and_external_ips_and_port_changes() {
     // The UDP port is removed from the Service: both flows go. Neither address is a Service
     // frontend for UDP any more, so their packets pass (only a cluster IP rejects undefined
     // ports, SEMANTICS §4), and no flow is made.
-    svc.ports.remove(0);
-    cat.upsert_service(svc).unwrap();
+    edit_service(&mut cat, &id, |svc| {
+        svc.ports.remove(0);
+    });
     let snap = cat.compile();
     assert_eq!(w.on_snapshot(&snap), 2);
     let created = w.counters().flows.created;

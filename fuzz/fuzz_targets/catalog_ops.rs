@@ -117,8 +117,7 @@ fn build_service(s: &SvcSpec) -> Service {
         ServiceType::ClusterIp,
         ServiceType::ExternalName,
     ][usize::from(s.kind % 5)];
-    let headless = s.kind % 5 == 3;
-    let external_name = s.kind % 5 == 4;
+    let (headless, external_name) = (s.kind % 5 == 3, s.kind % 5 == 4);
     let mut cluster_ips = vec![IpAddr::V4(Ipv4Addr::new(10, 96, 0, 1 + s.cluster_ip % 6))];
     if s.dual_stack {
         cluster_ips.push(IpAddr::V6(Ipv6Addr::new(

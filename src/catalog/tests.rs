@@ -1533,19 +1533,21 @@ fn frontend_burst_answers_as_frontend_does() {
     assert_eq!(snap.frontend_burst(&queries, &mut []), 0);
 }
 
+/// The size of the Maglev table of Service `id`'s first port's cluster pool in `s`.
+fn first_port_table_size(s: &Snapshot, id: &ObjectRef) -> u32 {
+    s.service(id).unwrap().ports[0]
+        .cluster
+        .maglev
+        .as_ref()
+        .unwrap()
+        .size()
+}
+
 /// A pinned Maglev size smaller than the backend set cannot hold it: the catalog uses the
 /// default size for that set instead (documented on `Service::maglev_table_size`), and the
 /// pinned size again once the set fits.
 #[test]
 fn a_pinned_maglev_size_too_small_for_the_backends_falls_back_to_the_default() {
-    let size = |s: &Snapshot, id: &ObjectRef| {
-        s.service(id).unwrap().ports[0]
-            .cluster
-            .maglev
-            .as_ref()
-            .unwrap()
-            .size()
-    };
     let svc = Service {
         cluster_ips: ClusterIps::Assigned(vec![ip("10.96.0.1")]),
         ports: vec![ServicePort::tcp(80)],
@@ -1563,7 +1565,11 @@ fn a_pinned_maglev_size_too_small_for_the_backends_falls_back_to_the_default() {
     c.upsert_service(svc.clone()).unwrap();
     for (n, want) in [(5, 7), (7, 7), (8, 1_021), (12, 2_039), (3, 7)] {
         c.replace_endpoints(&svc.id, vec![slice(n)]).unwrap();
-        assert_eq!(size(&c.compile(), &svc.id), want, "{n} backends");
+        assert_eq!(
+            first_port_table_size(&c.compile(), &svc.id),
+            want,
+            "{n} backends"
+        );
     }
 }
 
@@ -1571,14 +1577,6 @@ fn a_pinned_maglev_size_too_small_for_the_backends_falls_back_to_the_default() {
 fn a_changed_maglev_table_size_rebuilds_the_table() {
     // The old plan's tables are reused only at the size the Service asks for now: changing
     // maglev_table_size (and back) gives the table a fresh catalog builds for the same objects.
-    let size = |s: &Snapshot, id: &ObjectRef| {
-        s.service(id).unwrap().ports[0]
-            .cluster
-            .maglev
-            .as_ref()
-            .unwrap()
-            .size()
-    };
     let mut svc = Service {
         cluster_ips: ClusterIps::Assigned(vec![ip("10.96.0.1")]),
         ports: vec![ServicePort::tcp(80)],
@@ -1595,12 +1593,12 @@ fn a_changed_maglev_table_size_rebuilds_the_table() {
     let mut c = Catalog::new(NodeConfig::new("n")).unwrap();
     c.upsert_service(svc.clone()).unwrap();
     c.replace_endpoints(&svc.id, vec![slice.clone()]).unwrap();
-    assert_eq!(size(&c.compile(), &svc.id), 251);
+    assert_eq!(first_port_table_size(&c.compile(), &svc.id), 251);
     for (pinned, want) in [(Some(65_537), 65_537), (None, 251), (Some(1_009), 1_009)] {
         svc.maglev_table_size = pinned;
         c.upsert_service(svc.clone()).unwrap();
         let snap = c.compile();
-        assert_eq!(size(&snap, &svc.id), want, "{pinned:?}");
+        assert_eq!(first_port_table_size(&snap, &svc.id), want, "{pinned:?}");
         // What a fresh catalog builds from the same objects.
         let mut fresh = Catalog::new(NodeConfig::new("n")).unwrap();
         fresh.upsert_service(svc.clone()).unwrap();

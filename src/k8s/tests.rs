@@ -44,6 +44,15 @@ fn service(ns: &str, name: &str, ip: &str) -> Value {
     })
 }
 
+/// [`service`] as a LoadBalancer, its two ports on nodePorts 31500 and 31501.
+fn load_balancer(ns: &str, name: &str, ip: &str) -> Value {
+    let mut lb = service(ns, name, ip);
+    lb["spec"]["type"] = json!("LoadBalancer");
+    lb["spec"]["ports"][0]["nodePort"] = json!(31500);
+    lb["spec"]["ports"][1]["nodePort"] = json!(31501);
+    lb
+}
+
 fn slice(ns: &str, name: &str, svc: &str, addrs: &[&str]) -> Value {
     let endpoints: Vec<Value> = addrs
         .iter()
@@ -730,10 +739,7 @@ fn only_tcp_udp_and_sctp_are_protocols() {
 /// endpoint's first address is used.
 #[test]
 fn ingress_hostnames_and_proxy_mode_and_extra_endpoint_addresses() {
-    let mut lb = service("default", "web", "10.96.1.1");
-    lb["spec"]["type"] = json!("LoadBalancer");
-    lb["spec"]["ports"][0]["nodePort"] = json!(31500);
-    lb["spec"]["ports"][1]["nodePort"] = json!(31501);
+    let mut lb = load_balancer("default", "web", "10.96.1.1");
     lb["status"] = json!({"loadBalancer": {"ingress": [
         {"hostname": "lb-1.example.com"},
         {"ip": "198.51.100.9", "ipMode": "Proxy"},
@@ -784,10 +790,7 @@ fn ingress_hostnames_and_proxy_mode_and_extra_endpoint_addresses() {
 /// gives one with a leading space).
 #[test]
 fn source_ranges_are_trimmed() {
-    let mut lb = service("default", "web", "10.96.1.1");
-    lb["spec"]["type"] = json!("LoadBalancer");
-    lb["spec"]["ports"][0]["nodePort"] = json!(31500);
-    lb["spec"]["ports"][1]["nodePort"] = json!(31501);
+    let mut lb = load_balancer("default", "web", "10.96.1.1");
     lb["spec"]["loadBalancerSourceRanges"] = json!([" 203.0.113.0/25", "198.51.100.0/24 \t"]);
     let mut c = catalog();
     load(&mut Loader::new(), &mut c, &lb).unwrap();
