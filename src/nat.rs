@@ -13,8 +13,9 @@
 //!   port of an echo reply, so the reply of a flow is its exact mirror (as in Linux conntrack).
 //! - **Replies.** [`Rewrite::reply`] turns the rewrite of a flow's first packet into the one
 //!   that restores the original addresses on the replies.
-//! - **ICMP errors** (destination unreachable incl. fragmentation needed / packet too big, time
-//!   exceeded, parameter problem) travel in the direction opposite to the packet they quote.
+//! - **ICMP errors** (ICMPv4 destination unreachable incl. fragmentation needed, source quench,
+//!   redirect, time exceeded, parameter problem: the types Linux's `icmp_is_err` names; every
+//!   ICMPv6 type below 128, RFC 4443 §2.1) travel in the direction opposite to the packet they quote.
 //!   Pass them the rewrite of their own direction (for an error from a backend, the reply
 //!   rewrite): the quoted packet gets the mirror of it (its source takes the rewrite's
 //!   destination and the other way round), with its IPv4 header checksum and, where the quote
@@ -28,7 +29,10 @@
 //! - **Fragments.** A non-first IPv4/IPv6 fragment has no transport header: only its
 //!   addresses are rewritten. A first fragment is rewritten like a whole packet (the
 //!   transport checksum covers the whole datagram and is updated incrementally), except that
-//!   an SCTP port change needs the datagram's full length and is refused.
+//!   an SCTP port change needs the datagram's full length and is refused. An IPv6 atomic
+//!   fragment (offset 0, no more fragments) is a whole packet (RFC 6946 §4). A quoted packet
+//!   of another protocol than TCP, UDP, SCTP or the family's ICMP ([`Kind::OtherProtocol`])
+//!   gets only its addresses rewritten.
 //!
 //! # Guarantees
 //! - No allocation, no panic, O(1) work (at most [`wire::ipv6::MAX_EXTENSION_HEADERS`]
@@ -150,6 +154,9 @@ pub enum Kind {
     IcmpError,
     /// Another ICMP message (no identifier): only the addresses are rewritten.
     IcmpOther,
+    /// A quoted packet (in an ICMP error) of another IP protocol, GRE or IP-in-IP say: nothing
+    /// past its IP header is known, so only the addresses are rewritten.
+    OtherProtocol,
 }
 
 /// Fragmentation of the packet (IPv4 header fields or the IPv6 fragment header).
@@ -415,11 +422,15 @@ fn parse_v6(buf: &[u8]) -> Result<Parsed, Error> {
     }
     let end = ipv6::HEADER_LEN + usize::from(ip.payload_len());
     let ul = ipv6::upper_layer(&buf[..end])?;
-    let fragment = ul.fragment.map(|f| Fragment {
-        ident: f.ident,
-        offset: f.offset,
-        more: f.more,
-    });
+    // An atomic fragment (offset 0, no more fragments) is a whole packet (RFC 6946 §4).
+    let fragment = ul
+        .fragment
+        .filter(|f| f.offset != 0 || f.more)
+        .map(|f| Fragment {
+            ident: f.ident,
+            offset: f.offset,
+            more: f.more,
+        });
     let tuple = Tuple {
         protocol: ul.protocol,
         src: IpAddr::V6(Ipv6Addr::from(ip.src_addr())),
@@ -575,7 +586,9 @@ fn parse_inner(family: Family, buf: &[u8], l3_offset: usize, end: usize) -> Resu
             let total = ipv6::HEADER_LEN + usize::from(ip.payload_len());
             let l4_len = total.checked_sub(ul.offset);
             let nonfirst = ul.fragment.is_some_and(|f| f.offset != 0);
-            let l4_len = if ul.fragment.is_some() { None } else { l4_len };
+            // An atomic fragment is whole (RFC 6946 §4): its length is the segment's.
+            let fragmented = ul.fragment.is_some_and(|f| f.offset != 0 || f.more);
+            let l4_len = if fragmented { None } else { l4_len };
             (t, ul.offset, nonfirst, l4_len)
         }
     };
@@ -626,7 +639,8 @@ fn parse_inner(family: Family, buf: &[u8], l3_offset: usize, end: usize) -> Resu
                 inner.kind = Kind::IcmpOther;
             }
         }
-        _ => inner.kind = Kind::IcmpOther,
+        // Not ICMP of this family: its bytes 2-3 are not a checksum to update.
+        _ => inner.kind = Kind::OtherProtocol,
     }
     inner.tuple = tuple;
     Ok(inner)

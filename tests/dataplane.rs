@@ -910,6 +910,24 @@ fn portless_packets_to_service_addresses_are_rejected_or_dropped() {
     let n = write_port_unreachable(&request, &mut out).unwrap();
     let answer = out[..n].to_vec();
     assert_eq!(write_port_unreachable(&answer, &mut out), None);
+    // Nor to the other error types: ICMPv4 source quench and redirect (Linux's icmp_is_err),
+    // ICMPv6 types below 128 that RFC 4443 does not name (§2.1: all are errors).
+    let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+    let request6 = echo("fd00:10:244:1::100", "fd00:10:96::a", 128).packet();
+    for (from, to, quoted, ty) in [
+        ("192.168.0.1", "10.244.1.100", &request, 4),
+        ("192.168.0.1", "10.244.1.100", &request, 5),
+        ("fd00::1", "fd00:10:244:1::100", &request6, 0),
+        ("fd00::1", "fd00:10:244:1::100", &request6, 100),
+        ("fd00::1", "fd00:10:244:1::100", &request6, 127),
+    ] {
+        let err = icmp_error(&ip(from), &ip(to), ty, 0, 0, quoted);
+        assert_eq!(
+            write_port_unreachable(&err, &mut out),
+            None,
+            "type {ty} from {from}"
+        );
+    }
 }
 
 #[test]

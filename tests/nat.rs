@@ -223,15 +223,21 @@ fn icmp_errors_quote_the_clients_own_packet() {
         } else {
             router
         };
-        let (ty, code, extra) = match (v6, rng.below(4)) {
+        // Every error type: ICMPv4's five (Linux's icmp_is_err), ICMPv6's 0-127 (RFC 4443 §2.1:
+        // the unassigned ones too).
+        let (ty, code, extra) = match (v6, rng.below(6)) {
             (false, 0) => (3, 3, 0),
             (false, 1) => (3, 4, 1400),
             (false, 2) => (11, 0, 0),
+            (false, 3) => (4, 0, 0),
+            (false, 4) => (5, 1, u32::from_be_bytes([10, 0, 0, 1])),
             (false, _) => (12, 0, 0x0800_0000),
             (true, 0) => (1, 4, 0),
             (true, 1) => (2, 0, 1280),
             (true, 2) => (3, 0, 0),
-            (true, _) => (4, 0, 8),
+            (true, 3) => (4, 0, 8),
+            (true, 4) => (0, 0, 0),
+            (true, _) => (5 + rng.below(123) as u8, 0, 0),
         };
         let mut err = icmp_error(
             &sender,
@@ -398,4 +404,90 @@ fn tuple_helpers() {
     assert_eq!(r.src_port, Some(t.dst_port));
     assert_eq!(r.dst_addr, None);
     assert_eq!(r.dst_port, None);
+}
+
+/// An ICMP error quoting a packet of a protocol without ports svcplane knows (GRE, IP in IP,
+/// UDP-Lite, the other family's ICMP): only the quoted addresses change. Bytes 2-3 of such a
+/// quote are not a checksum (they were updated as an ICMPv6 one once: GRE's protocol type
+/// 0x0800 became 0x0801).
+#[test]
+fn icmp_errors_quoting_other_protocols_change_only_the_addresses() {
+    let mut rng = Rng(11);
+    for v6 in [false, true] {
+        let others: &[u8] = if v6 {
+            &[47, 4, 41, 136, 1]
+        } else {
+            &[47, 4, 41, 136, 58]
+        };
+        for &proto in others {
+            let (client, vip, backend, router) =
+                (rng.addr(v6), rng.addr(v6), rng.addr(v6), rng.addr(v6));
+            let spec = |dst: IpAddr| Spec {
+                proto,
+                src: client,
+                dst,
+                sport: 0,
+                dport: 0,
+                icmp_type: 0,
+                payload: vec![],
+                ip_opts: 0,
+                ext: vec![],
+                ttl: 64,
+                ident: 7,
+                udp_no_checksum: false,
+                tcp_flags: 0,
+            };
+            // GRE carrying IPv4 (protocol type 0x0800), then payload bytes.
+            let l4 = [0, 0, 8, 0, 0x45, 0, 0, 20, 1, 2, 3, 4];
+            let translated = ip_packet(&spec(backend), &l4, None);
+            let original = ip_packet(&spec(vip), &l4, None);
+            let (ty, code, extra) = if v6 { (2, 0, 1280) } else { (3, 4, 1400) };
+            let mut err = icmp_error(&router, &client, ty, code, extra, &translated);
+            let before = Tuple {
+                protocol: proto,
+                src: client,
+                dst: vip,
+                src_port: 0,
+                dst_port: 0,
+            };
+            let p = nat::rewrite(&mut err, &Rewrite::dnat(backend, 0).reply(&before))
+                .unwrap_or_else(|e| panic!("v6 {v6} protocol {proto}: {e}"));
+            assert_eq!(p.kind, Kind::IcmpError);
+            assert_eq!(p.inner.unwrap().kind, Kind::OtherProtocol);
+            let expected = icmp_error(&router, &client, ty, code, extra, &original);
+            assert_eq!(err, expected, "v6 {v6} protocol {proto}");
+        }
+    }
+}
+
+/// An IPv6 atomic fragment (a fragment header with offset 0 and no more fragments) is a whole
+/// packet (RFC 6946 §4): rewritten like one, SCTP ports included, and its UDP length checked
+/// like one.
+#[test]
+fn ipv6_atomic_fragments_are_whole_packets() {
+    let mut rng = Rng(12);
+    for case in 0..2_000 {
+        let proto = random_proto(&mut rng, true);
+        let spec = random_spec(&mut rng, true, proto);
+        let rw = random_rewrite(&mut rng, true);
+        let mut pkt = spec.packet_with(&spec.l4(), Some((0, false)));
+        let p = nat::rewrite(&mut pkt, &rw).unwrap_or_else(|e| panic!("case {case}: {e}"));
+        assert_eq!(p.fragment, None, "case {case}");
+        assert_ne!(p.kind, Kind::Fragment, "case {case}");
+        let want = rewritten(&spec, &rw);
+        assert_eq!(
+            pkt,
+            want.packet_with(&want.l4(), Some((0, false))),
+            "case {case}: {spec:?} {rw:?}"
+        );
+    }
+    // A UDP length beyond the segment is refused, as without the fragment header.
+    let mut spec = random_spec(&mut rng, true, 17);
+    spec.payload = vec![1, 2, 3, 4];
+    let mut l4 = spec.l4();
+    l4[4..6].copy_from_slice(&500u16.to_be_bytes());
+    for frag in [None, Some((0, false))] {
+        let pkt = spec.packet_with(&l4, frag);
+        assert_eq!(nat::parse(&pkt).unwrap_err(), Error::Malformed, "{frag:?}");
+    }
 }

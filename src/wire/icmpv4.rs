@@ -20,6 +20,10 @@ pub mod msg_type {
     pub const ECHO_REPLY: u8 = 0;
     /// Destination unreachable (code 3 port unreachable, code 4 fragmentation needed, ...).
     pub const DST_UNREACHABLE: u8 = 3;
+    /// Source quench (deprecated by RFC 6633, still an error that quotes a packet).
+    pub const SOURCE_QUENCH: u8 = 4;
+    /// Redirect (the gateway's address in bytes 4..8, then the quoted packet).
+    pub const REDIRECT: u8 = 5;
     /// Echo request.
     pub const ECHO_REQUEST: u8 = 8;
     /// Time exceeded.
@@ -38,11 +42,17 @@ pub mod unreachable {
     pub const ADMIN_PROHIBITED: u8 = 13;
 }
 
-/// True for the error types that quote the offending packet and that svcplane rewrites.
+/// True for the error types, which quote the offending packet (and which svcplane rewrites and
+/// never answers): destination unreachable, source quench, redirect, time exceeded and
+/// parameter problem, the set Linux's `icmp_is_err` (and so conntrack) treats as errors.
 pub fn is_error(msg_type: u8) -> bool {
     matches!(
         msg_type,
-        msg_type::DST_UNREACHABLE | msg_type::TIME_EXCEEDED | msg_type::PARAM_PROBLEM
+        msg_type::DST_UNREACHABLE
+            | msg_type::SOURCE_QUENCH
+            | msg_type::REDIRECT
+            | msg_type::TIME_EXCEEDED
+            | msg_type::PARAM_PROBLEM
     )
 }
 

@@ -41,9 +41,10 @@ pub mod unreachable {
     pub const PORT: u8 = 4;
 }
 
-/// True for the error types that quote the offending packet (types 1–4).
+/// True for the error messages: every type below 128 (RFC 4443 §2.1; 1–4 are the ones
+/// defined there, the others quote the offending packet the same way).
 pub fn is_error(msg_type: u8) -> bool {
-    (msg_type::DST_UNREACHABLE..=msg_type::PARAM_PROBLEM).contains(&msg_type)
+    msg_type < 128
 }
 
 /// A read/write view of an ICMPv6 message.
