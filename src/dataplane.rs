@@ -32,11 +32,17 @@
 //!    its own port for this Service port (named targetPorts are resolved per endpoint).
 //!
 //! # SNAT source ports (**svcplane**)
-//! kube-proxy lets the kernel pick a random port on a clash (`fully-random`). svcplane keeps the
-//! client's port unless the resulting reply key is already tracked; then it tries, in order,
-//! [`SNAT_PORT_ATTEMPTS`] - 1 ports `1024 + (h + i * 0x9e37_79b9) mod 64512` with `h` the flow
-//! hash of the packet under seed 0 and `i` = 1, 2, ...: a deterministic function of the packet
-//! and the table. When all are taken the packet is dropped ([`DropReason::FlowClash`]).
+//! kube-proxy lets the kernel pick a random port on a clash (`fully-random`), from one table
+//! per node. svcplane's workers each have their own table, so they split the ports: worker `i`
+//! of [`WorkerConfig::workers`] uses only ports `1024 + i + k × workers`
+//! ([`snat_port_owner`]), and two workers never give two connections the same translated
+//! tuple. A worker keeps the client's port if it is one of its own and the resulting reply key
+//! is not tracked yet; otherwise it tries, in order, [`SNAT_PORT_ATTEMPTS`] of its ports, the
+//! `k`-th being `(h + j * 0x9e37_79b9) mod n` for `j` = 1, 2, ... (`h` the flow hash of the
+//! packet under seed 0, `n` the worker's number of ports): a deterministic function of the
+//! packet and the table. A port at which the masquerade address is a frontend (a NodePort) is
+//! skipped, so a reply to a masqueraded flow never looks like a request to a Service. When all
+//! are taken the packet is dropped ([`DropReason::FlowClash`]).
 //! A flow that is not masqueraded and whose reply key is already tracked (the same client port
 //! reaching the same backend through two frontends) is dropped the same way. The worker sees
 //! only Service flows: a connection the node itself opened directly to a backend from the same
@@ -69,8 +75,9 @@
 //! - `process` allocates nothing, takes no lock and cannot panic; its cost does not depend on
 //!   the number of Services or flows. Endpoints count only for an affinity pin's check
 //!   (a binary search in the pool).
-//! - Replies must reach the worker that saw the request (symmetric RSS or the caller's
-//!   steering): each worker has its own flow table.
+//! - Each worker has its own flow table: every packet of a connection, both ways, must reach
+//!   the same worker. Workers split the SNAT ports ([`WorkerConfig::workers`],
+//!   [`snat_port_owner`]); the README's "Workers and steering" gives the steering rule.
 //! - [`write_port_unreachable`] writes the ICMP / ICMPv6 answer to a [`Verdict::Reject`] into
 //!   a caller buffer; [`write_tcp_reset`] writes a TCP reset instead, the option svcplane
 //!   offers for TCP.
@@ -106,8 +113,27 @@ pub const MAX_BURST: usize = 64;
 /// Packets [`Worker::process_burst`] takes through its stages together.
 const STAGED: usize = 16;
 
-/// SNAT ports tried for a masqueraded flow (the client's own first).
-pub const SNAT_PORT_ATTEMPTS: u32 = 8;
+/// SNAT ports tried for a masqueraded flow, beside the client's own (Linux's first round also
+/// tries up to 128). With a share `f` of the worker's ports taken towards one backend
+/// address and port, a new flow finds none with probability about `f^128`.
+pub const SNAT_PORT_ATTEMPTS: u32 = 128;
+
+/// Most workers a node's SNAT port space is split between ([`WorkerConfig::workers`]): each of
+/// them keeps at least 63 ports.
+pub const MAX_WORKERS: u16 = 1024;
+
+/// The worker, of `workers`, whose masqueraded flows use SNAT source port `port`: worker `i`
+/// takes only ports `1024 + i + k × workers`, so that two workers never give two connections
+/// the same translated tuple, and so that the replies of a masqueraded flow, addressed to
+/// (masquerade address, `port`), can be steered to the worker that holds it. `None` for ports
+/// below 1024 (never SNAT ports) and for `workers` 0.
+pub const fn snat_port_owner(port: u16, workers: u16) -> Option<u16> {
+    if port < 1024 || workers == 0 {
+        None
+    } else {
+        Some((port - 1024) % workers)
+    }
+}
 
 /// Where a packet entered, as far as SEMANTICS.md §5 cares.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -364,6 +390,12 @@ pub struct WorkerConfig {
     /// counters and table state are the same either way; turning it off sends every packet
     /// through the general path, for differential testing and debugging.
     pub fast_path: bool,
+    /// How many workers the node runs (each with its own flow table), 1 to [`MAX_WORKERS`].
+    /// They split the SNAT source ports between them (see [`snat_port_owner`]): give every
+    /// worker of a node the same count and its own [`WorkerConfig::worker_index`].
+    pub workers: u16,
+    /// This worker's number, below [`WorkerConfig::workers`].
+    pub worker_index: u16,
 }
 
 impl Default for WorkerConfig {
@@ -377,6 +409,8 @@ impl Default for WorkerConfig {
             fragments: 1_024,
             backends: 4_096,
             fast_path: true,
+            workers: 1,
+            worker_index: 0,
         }
     }
 }
@@ -388,6 +422,14 @@ pub enum Error {
     Conntrack(conntrack::Error),
     /// The affinity table's size.
     Affinity(affinity::Error),
+    /// [`WorkerConfig::workers`] is 0 or above [`MAX_WORKERS`], or
+    /// [`WorkerConfig::worker_index`] is not below it.
+    Workers {
+        /// The configured worker count.
+        workers: u16,
+        /// The configured worker index.
+        worker_index: u16,
+    },
 }
 
 impl fmt::Display for Error {
@@ -395,6 +437,14 @@ impl fmt::Display for Error {
         match self {
             Error::Conntrack(e) => write!(f, "flow table: {e}"),
             Error::Affinity(e) => write!(f, "affinity table: {e}"),
+            Error::Workers {
+                workers,
+                worker_index,
+            } => write!(
+                f,
+                "workers: worker_index {worker_index} of {workers} workers (need 1 to \
+                 {MAX_WORKERS} workers and an index below the count)"
+            ),
         }
     }
 }
@@ -527,6 +577,9 @@ pub struct Worker {
     counters: Counters,
     clean_sctp: bool,
     fast_path: bool,
+    /// [`WorkerConfig::workers`] and [`WorkerConfig::worker_index`].
+    workers: u16,
+    worker_index: u16,
 }
 
 impl fmt::Debug for Worker {
@@ -543,6 +596,15 @@ impl Worker {
     /// A worker with tables of the configured sizes: everything it will ever use is allocated
     /// here.
     pub fn new(config: WorkerConfig) -> Result<Worker, Error> {
+        if config.workers == 0
+            || config.workers > MAX_WORKERS
+            || config.worker_index >= config.workers
+        {
+            return Err(Error::Workers {
+                workers: config.workers,
+                worker_index: config.worker_index,
+            });
+        }
         let conntrack = Conntrack::new(config.flows, config.conntrack_seed, config.timeouts)
             .map_err(Error::Conntrack)?;
         let affinity = Affinity::new(
@@ -561,6 +623,8 @@ impl Worker {
             counters: Counters::default(),
             clean_sctp: config.clean_sctp,
             fast_path: config.fast_path,
+            workers: config.workers,
+            worker_index: config.worker_index,
         })
     }
 
@@ -938,6 +1002,7 @@ impl Worker {
         let t = c.tuple();
         FastOutcome::Decided(match self.decide(snap, &t, meta.ingress, now, p.hint) {
             Ok(choice) => self.create(
+                snap,
                 pkt,
                 (c.family(), ParsedBy::Common(&c)),
                 (&key, hash),
@@ -1063,6 +1128,7 @@ impl Worker {
         }
         match self.decide(snap, &p.tuple, meta.ingress, now, None) {
             Ok(choice) => self.create(
+                snap,
                 pkt,
                 (p.family, ParsedBy::General(p)),
                 (&key, hash),
@@ -1253,6 +1319,7 @@ impl Worker {
     /// (the same bytes).
     fn create(
         &mut self,
+        snap: &Snapshot,
         pkt: &mut [u8],
         (family, parsed): (Family, ParsedBy<'_>),
         (key, hash): (&FlowKey, u64),
@@ -1276,9 +1343,18 @@ impl Worker {
                     key.dst_port,
                     key.protocol,
                 );
+                let protocol = c.plan.protocol();
                 let mut result = Err(conntrack::Error::Exists);
-                for i in 0..SNAT_PORT_ATTEMPTS {
-                    let port = snat_port(key.src_port, h, i);
+                for i in 0..=SNAT_PORT_ATTEMPTS {
+                    let Some(port) = snat_port(key.src_port, h, i, self.worker_index, self.workers)
+                    else {
+                        continue;
+                    };
+                    // Never a port at which the masquerade address is a frontend (a NodePort):
+                    // a reply to it would look like a new connection to that Service.
+                    if matches!(snap.lookup(protocol, addr, port), Lookup::Frontend(_)) {
+                        continue;
+                    }
                     result = self
                         .conntrack
                         .insert_missing(flow.with_snat(index, port), hash);
@@ -1511,13 +1587,18 @@ fn apply_common_rewrite(pkt: &mut [u8], c: &nat::Common, rw: &Rewrite) -> bool {
 }
 
 /// The SNAT port of attempt `i` (see the module docs).
-fn snat_port(client_port: u16, h: u64, i: u32) -> u16 {
+fn snat_port(client_port: u16, h: u64, i: u32, worker_index: u16, workers: u16) -> Option<u16> {
     if i == 0 {
-        return client_port;
+        // The client's own port, if it is this worker's.
+        return (snat_port_owner(client_port, workers) == Some(worker_index))
+            .then_some(client_port);
     }
-    let x = h.wrapping_add(u64::from(i).wrapping_mul(0x9e37_79b9)) % 64_512;
-    // x < 64512, so the sum fits in u16.
-    1024 + x as u16
+    // This worker's ports are 1024 + worker_index + k * workers, k < n.
+    let (index, workers) = (u32::from(worker_index), u32::from(workers.max(1)));
+    let n = (64_511u32.checked_sub(index)? / workers) + 1;
+    let k = h.wrapping_add(u64::from(i).wrapping_mul(0x9e37_79b9)) % u64::from(n);
+    // k < n, so the port is at most 65535.
+    u16::try_from(1024 + index + k as u32 * workers).ok()
 }
 
 /// The datagram identity of a fragment.

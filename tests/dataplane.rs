@@ -729,6 +729,64 @@ fn masquerade_port_clash_picks_another_port_deterministically() {
     }
 }
 
+/// Workers split the SNAT ports (`snat_port_owner`): however the clients are spread over the
+/// workers, no two connections get the same translated tuple (each worker's own table cannot
+/// see the others' ports), and every SNAT port says which worker to steer its replies to.
+#[test]
+fn workers_split_the_snat_ports_so_translated_tuples_never_collide() {
+    use std::collections::HashMap;
+    use svcplane::dataplane::snat_port_owner;
+    let snap = seed_snap(0);
+    let workers = 3u16;
+    let mut ws: Vec<Worker> = (0..workers)
+        .map(|worker_index| {
+            Worker::new(WorkerConfig {
+                flows: 4096,
+                conntrack_seed: 40 + u64::from(worker_index),
+                workers,
+                worker_index,
+                ..WorkerConfig::default()
+            })
+            .unwrap()
+        })
+        .collect();
+    // Every client uses source port 7777 (an outside client: masqueraded); the clients go to
+    // the workers in turn.
+    let mut seen: HashMap<Tuple, IpAddr> = HashMap::new();
+    for i in 0..600u32 {
+        let client = format!("198.18.{}.{}", i / 200, 1 + i % 200);
+        let index = (i % u32::from(workers)) as u16;
+        let s = tcp(&client, 7777, "10.96.0.80", 80, SYN);
+        let t = forward(&mut ws[usize::from(index)], &snap, &s, &at(1));
+        assert_eq!(t.src, ip("192.168.0.10"), "masqueraded");
+        assert_eq!(snat_port_owner(t.src_port, workers), Some(index), "{t:?}");
+        if let Some(other) = seen.insert(t, s.src) {
+            panic!("{client} and {other} both translated to {t:?}");
+        }
+    }
+    // The client's own port is kept by its owner: 7777 is worker (7777 - 1024) % 3 = 0's.
+    assert_eq!(snat_port_owner(7777, workers), Some(0));
+    assert!(seen.keys().any(|t| t.src_port == 7777));
+    assert_eq!(snat_port_owner(1023, workers), None);
+    assert_eq!(snat_port_owner(1024, 1), Some(0));
+}
+
+/// A SNAT port is never one at which the masquerade address is a frontend: a reply to a flow
+/// masqueraded to node:30080 would otherwise be a new connection to that NodePort wherever
+/// it is steered by its destination.
+#[test]
+fn snat_ports_avoid_the_node_ports_of_the_masquerade_address() {
+    let snap = seed_snap(0);
+    let mut w = worker(44);
+    // Clients with the NodePort's number as their own port, masqueraded to 192.168.0.10.
+    for i in 1..40u8 {
+        let s = tcp(&format!("198.18.3.{i}"), 30080, "10.96.0.80", 80, SYN);
+        let t = forward(&mut w, &snap, &s, &at(1));
+        assert_eq!(t.src, ip("192.168.0.10"));
+        assert_ne!(t.src_port, 30080, "{t:?}");
+    }
+}
+
 #[test]
 fn later_fragments_and_missing_masquerade_addresses_are_dropped() {
     let snap = seed_snap(0);
@@ -986,6 +1044,25 @@ fn bad_sizes_are_errors() {
     assert!(Worker::new(cfg(0, 16)).is_err());
     assert!(Worker::new(cfg(16, 0)).is_err());
     assert!(Worker::new(cfg(16, 16)).is_ok());
+    let split = |workers, worker_index| {
+        Worker::new(WorkerConfig {
+            workers,
+            worker_index,
+            ..cfg(16, 16)
+        })
+        .err()
+    };
+    let refused = |workers, worker_index| {
+        Some(svcplane::dataplane::Error::Workers {
+            workers,
+            worker_index,
+        })
+    };
+    assert_eq!(split(0, 0), refused(0, 0));
+    assert_eq!(split(4, 4), refused(4, 4));
+    assert_eq!(split(1025, 0), refused(1025, 0));
+    assert_eq!(split(4, 3), None);
+    assert_eq!(split(1024, 1023), None);
 }
 
 /// IP fragments (issue 4 item 3): the first fragment's decision is remembered, so the later
