@@ -38,9 +38,9 @@
 //! ([`snat_port_owner`]), and two workers never give two connections the same translated
 //! tuple. A worker keeps the client's port if it is one of its own and the resulting reply key
 //! is not tracked yet; otherwise it tries, in order, [`SNAT_PORT_ATTEMPTS`] of its ports, the
-//! `k`-th being `(h + j * 0x9e37_79b9) mod n` for `j` = 1, 2, ... (`h` the flow hash of the
-//! packet under seed 0, `n` the worker's number of ports): a deterministic function of the
-//! packet and the table. A port at which the masquerade address is a frontend (a NodePort) is
+//! `k`-th with `k = splitmix64(h ^ j * 0x9e37_79b9_7f4a_7c15) mod n` for `j` = 1, 2, ... (`h`
+//! the flow hash of the packet under seed 0, `n` the worker's number of ports): independent
+//! draws, a deterministic function of the packet and the table. A port at which the masquerade address is a frontend (a NodePort) is
 //! skipped, so a reply to a masqueraded flow never looks like a request to a Service. When all
 //! are taken the packet is dropped ([`DropReason::FlowClash`]).
 //! A flow that is not masqueraded and whose reply key is already tracked (the same client port
@@ -1587,6 +1587,13 @@ fn apply_common_rewrite(pkt: &mut [u8], c: &nat::Common, rw: &Rewrite) -> bool {
 }
 
 /// The SNAT port of attempt `i` (see the module docs).
+/// SplitMix64's finaliser: a bijection of `u64` that spreads every input bit over the output.
+fn mix64(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
 fn snat_port(client_port: u16, h: u64, i: u32, worker_index: u16, workers: u16) -> Option<u16> {
     if i == 0 {
         // The client's own port, if it is this worker's.
@@ -1596,7 +1603,9 @@ fn snat_port(client_port: u16, h: u64, i: u32, worker_index: u16, workers: u16) 
     // This worker's ports are 1024 + worker_index + k * workers, k < n.
     let (index, workers) = (u32::from(worker_index), u32::from(workers.max(1)));
     let n = (64_511u32.checked_sub(index)? / workers) + 1;
-    let k = h.wrapping_add(u64::from(i).wrapping_mul(0x9e37_79b9)) % u64::from(n);
+    // Independent draws (a fixed step would walk the ports in one order for every flow, and
+    // the taken ports would cluster along it, as in linear probing).
+    let k = mix64(h ^ u64::from(i).wrapping_mul(0x9e37_79b9_7f4a_7c15)) % u64::from(n);
     // k < n, so the port is at most 65535.
     u16::try_from(1024 + index + k as u32 * workers).ok()
 }
