@@ -15,7 +15,10 @@
 //!    [`DropReason::UnallocatedServiceIp`] (§4). Those two rules hold for every protocol: an
 //!    ICMP / ICMPv6 echo request or other query, or a protocol svcplane does not parse (GRE,
 //!    ESP, ...), is rejected at a cluster IP, dropped at an unallocated service address and
-//!    passed anywhere else; echo replies and ICMP errors that match no flow pass.
+//!    passed anywhere else; echo replies and ICMP errors that match no flow pass. A TCP RST,
+//!    FIN or SYN-ACK to a frontend that matches no flow opens none: [`DropReason::NotNew`]
+//!    (Linux's conntrack finds it invalid); a bare ACK does open one (mid-stream pickup, as
+//!    Linux's default `nf_conntrack_tcp_loose`).
 //! 4. `loadBalancerSourceRanges` ([`DropReason::SourceRange`], §1); no usable endpoint anywhere
 //!    ([`RejectReason::NoEndpoints`], §4); the pool the traffic policy selects for this source
 //!    (§3, §5), empty under a Local policy: [`DropReason::TrafficPolicy`].
@@ -195,11 +198,16 @@ pub enum DropReason {
     NoMasqueradeAddress,
     /// The flow's reply key is taken and no free SNAT port was found.
     FlowClash,
+    /// A TCP segment to a Service that matches no tracked flow and cannot open one: RST, FIN,
+    /// or SYN with ACK. Linux's conntrack finds it invalid and never tracks it (kube-proxy
+    /// drops invalid packets); tracking it would let a flood of them fill the flow table and
+    /// reach backends.
+    NotNew,
 }
 
 impl DropReason {
     /// The number of reasons.
-    pub const COUNT: usize = 6;
+    pub const COUNT: usize = 7;
     /// Every reason, in counter order.
     pub const ALL: [DropReason; Self::COUNT] = [
         Self::SourceRange,
@@ -208,6 +216,7 @@ impl DropReason {
         Self::Fragment,
         Self::NoMasqueradeAddress,
         Self::FlowClash,
+        Self::NotNew,
     ];
 
     /// This reason's index in [`Counters::drop`].
@@ -287,6 +296,9 @@ pub enum Rule {
     Maglev,
     /// No masquerade address of the packet's family.
     NoMasqueradeAddress,
+    /// A TCP RST, FIN or SYN-ACK to a Service that no tracked flow claims
+    /// ([`DropReason::NotNew`]).
+    NotNew,
 }
 
 /// What [`Worker::explain`] says about a packet.
@@ -949,7 +961,7 @@ impl Worker {
             };
             return e;
         }
-        match self.decide(snap, &p.tuple, meta.ingress, now, None) {
+        match self.decide(snap, &p.tuple, meta.ingress, now, None, p.tcp_flags) {
             Ok(c) => {
                 e.verdict = Verdict::Forward;
                 e.rule = c.rule;
@@ -1000,17 +1012,19 @@ impl Worker {
         // lookup, on every packet, tracked or not.
         let (c, key) = (*c, key);
         let t = c.tuple();
-        FastOutcome::Decided(match self.decide(snap, &t, meta.ingress, now, p.hint) {
-            Ok(choice) => self.create(
-                snap,
-                pkt,
-                (c.family(), ParsedBy::Common(&c)),
-                (&key, hash),
-                &choice,
-                now,
-            ),
-            Err((v, _)) => v,
-        })
+        FastOutcome::Decided(
+            match self.decide(snap, &t, meta.ingress, now, p.hint, c.tcp_flags) {
+                Ok(choice) => self.create(
+                    snap,
+                    pkt,
+                    (c.family(), ParsedBy::Common(&c)),
+                    (&key, hash),
+                    &choice,
+                    now,
+                ),
+                Err((v, _)) => v,
+            },
+        )
     }
 
     /// [`Self::established`] for a packet of the common case, counted here. A flow that names a
@@ -1126,7 +1140,7 @@ impl Worker {
                 Verdict::Pass
             };
         }
-        match self.decide(snap, &p.tuple, meta.ingress, now, None) {
+        match self.decide(snap, &p.tuple, meta.ingress, now, None, p.tcp_flags) {
             Ok(choice) => self.create(
                 snap,
                 pkt,
@@ -1204,6 +1218,7 @@ impl Worker {
         ingress: Ingress,
         now: u32,
         hint: Option<(Frontend<'s>, u64)>,
+        tcp_flags: u8,
     ) -> Result<Choice<'s>, (Verdict, Rule)> {
         let protocol = match t.protocol {
             6 => Protocol::Tcp,
@@ -1231,6 +1246,9 @@ impl Worker {
             }
             Lookup::NotService => return Err((Verdict::Pass, Rule::NotService)),
         };
+        if protocol == Protocol::Tcp && !opens_connection(tcp_flags) {
+            return Err((Verdict::Drop(DropReason::NotNew), Rule::NotNew));
+        }
         let (plan, kind) = (frontend.plan(), frontend.kind());
         if !plan.source_allowed(kind, t.src) {
             return Err((Verdict::Drop(DropReason::SourceRange), Rule::SourceRange));
@@ -1587,6 +1605,14 @@ fn apply_common_rewrite(pkt: &mut [u8], c: &nat::Common, rw: &Rewrite) -> bool {
 }
 
 /// The SNAT port of attempt `i` (see the module docs).
+/// Whether a TCP segment with `flags` that matches no tracked flow may open one: not a RST, a
+/// FIN or a SYN-ACK (Linux's `tcp_conntracks` takes these from no state to invalid). A bare ACK
+/// may (Linux picks up connections mid-stream by default, `nf_conntrack_tcp_loose`).
+fn opens_connection(flags: u8) -> bool {
+    use crate::wire::tcp::flags::{ACK, FIN, RST, SYN};
+    flags & (RST | FIN) == 0 && flags & (SYN | ACK) != SYN | ACK
+}
+
 /// SplitMix64's finaliser: a bijection of `u64` that spreads every input bit over the output.
 fn mix64(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);

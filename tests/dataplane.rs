@@ -2314,3 +2314,43 @@ fn every_node_picks_the_same_backend_for_the_same_packet() {
     // Every backend of both Services was chosen: the agreement is not a constant answer.
     assert_eq!(chosen.len(), 5);
 }
+
+/// A TCP RST, FIN or SYN-ACK to a Service that matches no flow opens none: dropped, never
+/// tracked, as Linux's conntrack finds it invalid (a flood of them would otherwise fill the flow
+/// table and reach backends). A bare ACK is picked up mid-stream (Linux's default
+/// `nf_conntrack_tcp_loose`); a stray RST elsewhere is not Service traffic. Fast path, general
+/// path and explain agree.
+#[test]
+fn stray_rst_fin_and_syn_ack_open_no_flow() {
+    const FIN: u8 = 0x01;
+    const RST: u8 = 0x04;
+    let snap = seed_snap(0);
+    for fast_path in [true, false] {
+        let mut w = Worker::new(WorkerConfig {
+            fast_path,
+            flows: 64,
+            ..WorkerConfig::default()
+        })
+        .unwrap();
+        for (i, flags) in [RST, RST | ACK, FIN, FIN | ACK, SYN_ACK, SYN | FIN]
+            .into_iter()
+            .enumerate()
+        {
+            let s = tcp("10.244.1.100", 40_000 + i as u16, "10.96.47.182", 80, flags);
+            let want = Verdict::Drop(DropReason::NotNew);
+            let e = w.explain(&snap, &s.packet(), &at(1));
+            assert_eq!((e.verdict, e.rule), (want, Rule::NotNew), "{flags:#x}");
+            let (v, pkt) = run(&mut w, &snap, &s, &at(1));
+            assert_eq!(v, want, "{flags:#x} fast path {fast_path}");
+            assert_eq!(pkt, s.packet(), "untouched");
+        }
+        assert_eq!(w.conntrack().len(), 0);
+        assert_eq!(w.counters().drop[DropReason::NotNew.index()].packets, 6);
+        // A bare ACK opens a flow; a stray RST to a pod is passed.
+        let ack = tcp("10.244.1.100", 41_000, "10.96.47.182", 80, ACK);
+        assert_eq!(run(&mut w, &snap, &ack, &at(1)).0, Verdict::Forward);
+        let rst = tcp("10.244.1.100", 41_001, "10.244.2.9", 80, RST);
+        assert_eq!(run(&mut w, &snap, &rst, &at(1)).0, Verdict::Pass);
+        assert_eq!(w.conntrack().len(), 1);
+    }
+}
