@@ -4,7 +4,9 @@
 //! The table is allocated once, at [`Conntrack::new`], and never grows: lookups, inserts,
 //! updates and removals allocate nothing, take no locks and cost O(1). When it is full, an
 //! insert evicts — an expired flow if the clock hand finds one within [`EVICTION_WINDOW`]
-//! entries, else the least recently seen of those — and counts it ([`Stats::evicted`]); it
+//! entries, else the least recently seen of those that are not settled ([`State::is_settled`]:
+//! half-open, unreplied or closed, as Linux's `early_drop` picks only unassured flows), else
+//! the least recently seen of them all (svcplane never refuses a new flow) — and counts it ([`Stats::evicted`]); it
 //! never fails silently and never grows. Time is passed in by the caller (whole seconds of any
 //! monotonic clock).
 //!
@@ -50,7 +52,7 @@ use crate::nat::Tuple;
 use crate::wire::{ip_protocol, sctp};
 
 /// How many entries an insert into a full table examines for a victim.
-pub const EVICTION_WINDOW: usize = 16;
+pub const EVICTION_WINDOW: usize = 32;
 
 /// The most flows a table can hold.
 pub const MAX_CAPACITY: usize = 1 << 28;
@@ -149,6 +151,23 @@ pub enum State {
     /// TCP: a FIN from the backend that the client has not answered yet (FIN_WAIT). SCTP: a
     /// SHUTDOWN from the backend.
     FinWaitBackend = 8,
+}
+
+impl State {
+    /// Whether a flow in this state has been answered and confirmed: established, or closing
+    /// after that (Linux's "assured" connections). A full table evicts other flows first
+    /// (half-open, unreplied, closed), so a flood of spoofed SYNs or one-packet UDP flows does
+    /// not push out live connections.
+    pub const fn is_settled(self) -> bool {
+        matches!(
+            self,
+            State::Established
+                | State::FinFromClient
+                | State::FinFromBackend
+                | State::FinWaitClient
+                | State::FinWaitBackend
+        )
+    }
 }
 
 /// Timeouts in seconds, per protocol and state.
@@ -685,7 +704,8 @@ impl Conntrack {
 
     /// Inserts `flow` (its `last_seen` is its creation time). When the table is full, evicts a
     /// flow first: an expired one if the clock hand finds one within [`EVICTION_WINDOW`]
-    /// entries, else the least recently seen of those.
+    /// entries, else the least recently seen of those that are not settled
+    /// ([`State::is_settled`]), else the least recently seen of those.
     pub fn insert(&mut self, flow: Flow) -> Result<FlowId, Error> {
         let hash = self.hash(&flow.key);
         self.insert_hashed(flow, hash)
@@ -811,7 +831,8 @@ impl Conntrack {
 
     fn evict(&mut self, now: u32) {
         let cap = self.flows.len();
-        let mut victim: Option<usize> = None;
+        // The least recently seen flow of the window, and of its flows that are not settled.
+        let (mut victim, mut unsettled): (Option<usize>, Option<usize>) = (None, None);
         for _ in 0..EVICTION_WINDOW.min(cap) {
             let i = self.hand;
             self.hand = if i + 1 == cap { 0 } else { i + 1 };
@@ -823,11 +844,17 @@ impl Conntrack {
                 self.stats.expired += 1;
                 return;
             }
-            if victim.map_or(true, |v| self.flows[i].last_seen < self.flows[v].last_seen) {
+            let older = |v: Option<usize>, flows: &[Flow]| {
+                v.map_or(true, |v| flows[i].last_seen < flows[v].last_seen)
+            };
+            if !self.flows[i].state.is_settled() && older(unsettled, &self.flows) {
+                unsettled = Some(i);
+            }
+            if older(victim, &self.flows) {
                 victim = Some(i);
             }
         }
-        if let Some(v) = victim {
+        if let Some(v) = unsettled.or(victim) {
             self.unlink(v);
             self.stats.evicted += 1;
         }
@@ -1099,6 +1126,51 @@ mod tests {
         // Every victim was the oldest of its window: the survivors are recent flows.
         let oldest_kept = ct.iter().map(|(_, f)| f.last_seen).min().unwrap();
         assert!(oldest_kept >= 100 + 1_000 - 64 - EVICTION_WINDOW as u32 * 4);
+    }
+
+    /// A flood of half-open flows (spoofed SYNs) does not push out established connections:
+    /// a full table evicts unsettled flows first (Linux's `early_drop` takes only unassured
+    /// ones). A table of nothing but established flows still admits a new one.
+    #[test]
+    fn a_full_table_evicts_half_open_flows_before_established_ones() {
+        const SYN: u8 = 0x02;
+        const SYN_ACK: u8 = 0x12;
+        const ACK: u8 = 0x10;
+        let mut ct = Conntrack::new(64, 42, Timeouts::default()).unwrap();
+        // Eight established connections, idle for the whole flood.
+        let established: Vec<FlowKey> = (0..8u32).map(|i| key(i * 3 + 1)).collect();
+        for k in &established {
+            let id = ct.insert(Flow::new(*k, v4(20), 8080, 0)).unwrap();
+            ct.touch(id, Direction::Original, SYN, 0);
+            ct.touch(id, Direction::Reply, SYN_ACK, 0);
+            ct.touch(id, Direction::Original, ACK, 0);
+            assert_eq!(ct.get(id).unwrap().state, State::Established);
+        }
+        // 50 spoofed SYNs a second for 100 s (SYN_SENT lasts 120 s: none expires).
+        for t in 1..=100u32 {
+            for j in 0..50 {
+                let id = ct
+                    .insert(Flow::new(key(1_000 + t * 100 + j), v4(20), 8080, t))
+                    .unwrap();
+                ct.touch(id, Direction::Original, SYN, t);
+            }
+        }
+        assert_eq!(ct.len(), 64);
+        for k in &established {
+            assert!(ct.lookup(k, 100).is_some(), "{k:?} evicted");
+        }
+        // All settled: the least recently seen is evicted, the new flow admitted.
+        let mut full = Conntrack::new(8, 1, Timeouts::default()).unwrap();
+        for i in 0..9u32 {
+            let id = full
+                .insert(Flow::new(key(i * 3 + 1), v4(20), 80, i))
+                .unwrap();
+            full.touch(id, Direction::Reply, SYN_ACK, i);
+            full.touch(id, Direction::Original, ACK, i);
+        }
+        assert_eq!(full.stats().evicted, 1);
+        assert!(full.lookup(&key(1), 9).is_none());
+        assert!(full.lookup(&key(25), 9).is_some());
     }
 
     #[test]
