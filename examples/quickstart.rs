@@ -341,7 +341,7 @@ fn main() {
         worker: Worker::new(WorkerConfig {
             flows: 65_536,
             affinity_entries: 4_096,
-            conntrack_seed: 0x0123_4567_89ab_cdef,
+            // conntrack_seed: the default, random per process (never choose a fixed one).
             ..WorkerConfig::default()
         })
         .expect("worker configuration is valid"),

@@ -382,9 +382,12 @@ pub struct WorkerConfig {
     /// Affinity-table capacity.
     pub affinity_entries: usize,
     /// The flow and affinity tables' hash seed: random per process (DESIGN.md invariant 6), so
-    /// that nobody can choose flows that collide in one bucket. It never influences backend
-    /// choice. The default, 0, is for tests and examples: a production worker sets it from a
-    /// random source.
+    /// that nobody can choose flows that collide in one bucket (with a known seed, a few million
+    /// offline hash evaluations find source addresses and ports that share one probe run, and
+    /// a lookup there costs tens of microseconds). It never influences backend choice. The
+    /// default is random, drawn from the standard library's `RandomState` (seeded by the OS),
+    /// where `std` is available; without `std` it is 0 and a production worker must set it
+    /// from a random source. Tests set it to make a table's layout repeatable.
     pub conntrack_seed: u64,
     /// Flow timeouts.
     pub timeouts: Timeouts,
@@ -415,7 +418,7 @@ impl Default for WorkerConfig {
         WorkerConfig {
             flows: 131_072,
             affinity_entries: 16_384,
-            conntrack_seed: 0,
+            conntrack_seed: default_seed(),
             timeouts: Timeouts::default(),
             clean_sctp: false,
             fragments: 1_024,
@@ -425,6 +428,19 @@ impl Default for WorkerConfig {
             worker_index: 0,
         }
     }
+}
+
+/// A random seed from the standard library's `RandomState` (its keys come from the OS).
+#[cfg(feature = "std")]
+fn default_seed() -> u64 {
+    use std::hash::BuildHasher;
+    std::collections::hash_map::RandomState::new().hash_one(0x5eed_u64)
+}
+
+/// Without `std`: 0 (the caller must set [`WorkerConfig::conntrack_seed`]).
+#[cfg(not(feature = "std"))]
+fn default_seed() -> u64 {
+    0
 }
 
 /// Why a worker could not be created.

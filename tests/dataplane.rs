@@ -2354,3 +2354,16 @@ fn stray_rst_fin_and_syn_ack_open_no_flow() {
         assert_eq!(w.conntrack().len(), 1);
     }
 }
+
+/// The default flow-table seed is random (DESIGN.md invariant 6): a worker built from
+/// `WorkerConfig::default()` does not share a known seed with every other one.
+#[test]
+fn the_default_conntrack_seed_is_random() {
+    let seeds: Vec<u64> = (0..4)
+        .map(|_| WorkerConfig::default().conntrack_seed)
+        .collect();
+    assert!(seeds.iter().all(|&s| s != 0), "{seeds:x?}");
+    for (i, a) in seeds.iter().enumerate() {
+        assert!(!seeds[i + 1..].contains(a), "{seeds:x?}");
+    }
+}
