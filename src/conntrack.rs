@@ -397,6 +397,8 @@ pub struct Conntrack {
     hand: usize,
     snat_addrs: [[u8; 16]; MAX_SNAT_ADDRS],
     snat_count: usize,
+    /// Tracked flows masqueraded to each SNAT address.
+    snat_refs: [u32; MAX_SNAT_ADDRS],
     timeouts: Timeouts,
     stats: Stats,
 }
@@ -434,24 +436,28 @@ impl Conntrack {
             hand: 0,
             snat_addrs: [[0; 16]; MAX_SNAT_ADDRS],
             snat_count: 0,
+            snat_refs: [0; MAX_SNAT_ADDRS],
             timeouts,
             stats: Stats::default(),
         })
     }
 
     /// Sets the masquerade addresses flows refer to by index (the node's addresses, typically
-    /// one per family). Call it before inserting SNATed flows: while the table tracks any flow,
-    /// the new list must keep every current address at its index (addresses can be added, not
-    /// changed or removed), because a tracked flow's reply key is found through its address
-    /// ([`Error::SnatAddrsInUse`] otherwise, with nothing changed).
+    /// one per family). Call it before inserting SNATed flows. The new list must keep at its
+    /// index every address that a tracked flow is masqueraded to ([`Conntrack::snat_in_use`]),
+    /// because that flow's reply key is found through it ([`Error::SnatAddrsInUse`] otherwise,
+    /// with nothing changed); the other indices can be changed, added or removed.
     pub fn set_snat_addrs(&mut self, addrs: &[IpAddr]) -> Result<(), Error> {
         if addrs.len() > MAX_SNAT_ADDRS {
             return Err(Error::TooManySnatAddrs);
         }
         let current = self.snat_addrs.get(..self.snat_count).unwrap_or(&[]);
-        let keeps = addrs.len() >= current.len()
-            && current.iter().zip(addrs).all(|(c, a)| *c == ip_key(*a));
-        if self.len > 0 && !keeps {
+        let keeps = current
+            .iter()
+            .zip(&self.snat_refs)
+            .enumerate()
+            .all(|(i, (c, &refs))| refs == 0 || addrs.get(i).is_some_and(|a| *c == ip_key(*a)));
+        if !keeps {
             return Err(Error::SnatAddrsInUse);
         }
         for (slot, a) in self.snat_addrs.iter_mut().zip(addrs) {
@@ -459,6 +465,12 @@ impl Conntrack {
         }
         self.snat_count = addrs.len();
         Ok(())
+    }
+
+    /// Whether a tracked flow is masqueraded to SNAT address `index` (then
+    /// [`Conntrack::set_snat_addrs`] must keep that address at that index).
+    pub fn snat_in_use(&self, index: usize) -> bool {
+        self.snat_refs.get(index).is_some_and(|&n| n > 0)
     }
 
     /// The number of flows tracked.
@@ -744,6 +756,12 @@ impl Conntrack {
         self.live[e] = true;
         self.link(h_orig, entry * 2 + 1);
         self.link(h_reply, entry * 2 + 2);
+        if let Some(n) = usize::from(flow.snat)
+            .checked_sub(1)
+            .and_then(|i| self.snat_refs.get_mut(i))
+        {
+            *n += 1;
+        }
         self.len += 1;
         self.stats.created += 1;
         Ok(FlowId(entry))
@@ -937,6 +955,12 @@ impl Conntrack {
             }
         }
         self.live[e] = false;
+        if let Some(n) = usize::from(self.flows[e].snat)
+            .checked_sub(1)
+            .and_then(|i| self.snat_refs.get_mut(i))
+        {
+            *n = n.saturating_sub(1);
+        }
         self.free.push(e as u32);
         self.len -= 1;
     }
@@ -1365,8 +1389,8 @@ mod tests {
     }
 
     /// Changing a masquerade address under a tracked SNATed flow would orphan its reply key in
-    /// the index (its removal could not find it): refused while flows are tracked, adding is
-    /// fine, and an empty table takes any list.
+    /// the index (its removal could not find it): refused while a flow uses it, adding is
+    /// fine, an address no flow uses can be replaced, and an empty table takes any list.
     #[test]
     fn snat_addresses_in_use_cannot_change() {
         let mut ct = Conntrack::new(16, 7, Timeouts::default()).unwrap();
@@ -1381,7 +1405,17 @@ mod tests {
         assert_eq!(ct.lookup(&reply, 6), Some((id, Direction::Reply)));
         ct.set_snat_addrs(&[v4(1), v4(2)]).unwrap();
         assert_eq!(ct.lookup(&reply, 6), Some((id, Direction::Reply)));
+        // Index 1 has no flow: replaceable, and removable; index 0 stays.
+        assert!(ct.snat_in_use(0) && !ct.snat_in_use(1));
+        ct.set_snat_addrs(&[v4(1), v4(5)]).unwrap();
+        ct.set_snat_addrs(&[v4(1)]).unwrap();
+        assert_eq!(
+            ct.set_snat_addrs(&[v4(2), v4(1)]),
+            Err(Error::SnatAddrsInUse)
+        );
+        assert_eq!(ct.lookup(&reply, 6), Some((id, Direction::Reply)));
         ct.remove(id);
+        assert!(!ct.snat_in_use(0));
         assert_eq!(ct.lookup(&reply, 6), None);
         ct.set_snat_addrs(&[v4(9)]).unwrap();
     }

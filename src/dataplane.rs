@@ -57,6 +57,10 @@
 //! flows whose backend is no longer a serving endpoint of a Service port that has one are
 //! removed (the next packet is balanced again), and so are UDP flows to a frontend that is gone;
 //! TCP flows are kept (§7). SCTP flows are kept too unless [`WorkerConfig::clean_sctp`].
+//! Flows masqueraded to an address that is no longer the node's primary address of its family
+//! are removed, whatever their protocol, as Linux's MASQUERADE does when an address goes away
+//! (their replies would be addressed to it); the address's slot is then free for a new one, so
+//! a worker outlives any number of address changes.
 //! Affinity pins to endpoints that are no longer usable, or of Service ports that lost their
 //! affinity or went away, are deleted then too (§6: "deleted at once"), so an endpoint that
 //! comes back within the timeout does not get its old clients back. A pin whose endpoint is
@@ -698,13 +702,32 @@ impl Worker {
 
     /// Applies SEMANTICS.md §7 and §6 for a new snapshot (see the module docs): removes UDP
     /// (and, if configured, SCTP) flows whose backend is no longer a serving endpoint of a
-    /// Service port that has one, or whose frontend is gone, and the affinity pins to endpoints
-    /// that are no longer usable. Returns how many flows it removed (the pins are counted in
+    /// Service port that has one, or whose frontend is gone, flows masqueraded to an address
+    /// that is no longer the node's masquerade address of its family, and the affinity pins to
+    /// endpoints that are no longer usable. Returns how many flows it removed (the pins are counted in
     /// [`Counters::affinity`]). O(flows + affinity capacity), allocates nothing: call it
     /// between bursts, when switching to `snap`.
     pub fn on_snapshot(&mut self, snap: &Snapshot) -> usize {
         let clean_sctp = self.clean_sctp;
-        let removed = self.conntrack.retain(|f| keep_flow(snap, f, clean_sctp));
+        let (addrs, count) = (self.snat_addrs, self.snat_count);
+        let primary = |a: &IpAddr| {
+            let family = match a {
+                IpAddr::V4(_) => IpFamily::V4,
+                IpAddr::V6(_) => IpFamily::V6,
+            };
+            snap.config().primary_ip(family) == Some(*a)
+        };
+        // Per SNAT index: is the address still the node's masquerade address of its family?
+        let mut current = [false; conntrack::MAX_SNAT_ADDRS];
+        for (c, a) in current.iter_mut().zip(addrs.iter().take(count)) {
+            *c = primary(a);
+        }
+        let removed = self.conntrack.retain(|f| {
+            let masquerade_gone = usize::from(f.snat)
+                .checked_sub(1)
+                .is_some_and(|i| !current.get(i).copied().unwrap_or(false));
+            !masquerade_gone && keep_flow(snap, f, clean_sctp)
+        });
         self.counters.flows_flushed += removed as u64;
         // SEMANTICS.md §6: an affinity to an endpoint that is no longer usable is deleted at
         // once (so that, should the endpoint come back within the timeout, the client is
@@ -1208,19 +1231,25 @@ impl Worker {
         self.snat_addrs.get(..self.snat_count)?.get(i).copied()
     }
 
-    /// The index of `addr` among the table's SNAT addresses, adding it when new (indices of
-    /// tracked flows never change).
+    /// The index of `addr` among the table's SNAT addresses, adding it when new: in a free
+    /// slot, or in place of an address no tracked flow is masqueraded to any more (the indices
+    /// of tracked flows never change). `None` only when all [`conntrack::MAX_SNAT_ADDRS`] are
+    /// in use.
     fn snat_index(&mut self, addr: IpAddr) -> Option<u8> {
         let known = self.snat_addrs.get(..self.snat_count)?;
         if let Some(i) = known.iter().position(|a| *a == addr) {
             return u8::try_from(i).ok();
         }
-        let slot = self.snat_addrs.get_mut(self.snat_count)?;
-        *slot = addr;
-        let all = self.snat_addrs.get(..self.snat_count + 1)?;
-        self.conntrack.set_snat_addrs(all).ok()?;
-        self.snat_count += 1;
-        u8::try_from(self.snat_count - 1).ok()
+        let i = (0..self.snat_count)
+            .find(|&i| !self.conntrack.snat_in_use(i))
+            .unwrap_or(self.snat_count);
+        let count = self.snat_count.max(i + 1);
+        let mut all = self.snat_addrs;
+        *all.get_mut(i)? = addr;
+        self.conntrack.set_snat_addrs(all.get(..count)?).ok()?;
+        self.snat_addrs = all;
+        self.snat_count = count;
+        u8::try_from(i).ok()
     }
 
     /// Decides a new connection without changing anything: the chosen backend, or the verdict

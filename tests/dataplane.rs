@@ -2367,3 +2367,46 @@ fn the_default_conntrack_seed_is_random() {
         assert!(!seeds[i + 1..].contains(a), "{seeds:x?}");
     }
 }
+
+/// The node's address changes ten times under one long-lived worker (more than the
+/// `MAX_SNAT_ADDRS` slots): each switch removes the flows masqueraded to the old address (their
+/// replies would go to an address the node no longer has, and Linux's MASQUERADE removes
+/// them too), frees its slot, and new flows are masqueraded to the new address. Flows that
+/// are not masqueraded stay.
+#[test]
+fn masquerade_address_changes_free_their_slots() {
+    let mut w = worker(46);
+    // A pod's connection to a cluster IP: not masqueraded, kept throughout.
+    let base = seed_snap(0);
+    let pod = tcp("10.244.1.100", 42_000, "10.96.0.80", 80, SYN);
+    forward(&mut w, &base, &pod, &at(1));
+    let mut previous: Option<(Spec, Tuple)> = None;
+    for round in 0..10u8 {
+        let mut config = seed::node(0);
+        let addr = ip(&format!("192.168.100.{}", round + 1));
+        config.node_ips.insert(0, addr);
+        let snap = catalog_with(config, false).compile();
+        let flushed = w.on_snapshot(&snap);
+        let client = tcp(&format!("198.18.9.{round}"), 7000, "10.96.0.80", 80, SYN);
+        let t = forward(&mut w, &snap, &client, &at(2));
+        assert_eq!(t.src, addr, "round {round}");
+        if let Some((old, old_t)) = previous.take() {
+            assert_eq!(flushed, 1, "round {round}");
+            // The old flow's reply finds nothing; its client's next packet is a new flow.
+            let reply = moved(&old, old_t.dst, old_t.dst_port, old_t.src, old_t.src_port);
+            let e = w.explain(&snap, &reply.packet(), &at(2));
+            assert_ne!(
+                e.rule,
+                Rule::ConntrackHit(svcplane::conntrack::Direction::Reply),
+                "round {round}"
+            );
+        }
+        previous = Some((client, t));
+        let e = w.explain(&snap, &pod.packet(), &at(2));
+        assert_eq!(
+            e.rule,
+            Rule::ConntrackHit(svcplane::conntrack::Direction::Original),
+            "round {round}"
+        );
+    }
+}
