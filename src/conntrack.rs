@@ -153,6 +153,34 @@ pub enum State {
     FinWaitBackend = 8,
 }
 
+impl Timeouts {
+    /// Every timeout must be at least 1 second; the error names the first that is 0.
+    pub fn validate(&self) -> Result<(), Error> {
+        let t = self;
+        for (value, field) in [
+            (t.tcp_syn, "tcp_syn"),
+            (t.tcp_syn_recv, "tcp_syn_recv"),
+            (t.tcp_established, "tcp_established"),
+            (t.tcp_fin_wait, "tcp_fin_wait"),
+            (t.tcp_close_wait, "tcp_close_wait"),
+            (t.tcp_time_wait, "tcp_time_wait"),
+            (t.tcp_closed, "tcp_closed"),
+            (t.udp_unreplied, "udp_unreplied"),
+            (t.udp_stream, "udp_stream"),
+            (t.sctp_unreplied, "sctp_unreplied"),
+            (t.sctp_established, "sctp_established"),
+            (t.sctp_shutdown, "sctp_shutdown"),
+            (t.sctp_closed, "sctp_closed"),
+            (t.other, "other"),
+        ] {
+            if value == 0 {
+                return Err(Error::ZeroTimeout(field));
+            }
+        }
+        Ok(())
+    }
+}
+
 impl State {
     /// Whether a flow in this state has been answered and confirmed: established, or closing
     /// after that (Linux's "assured" connections). A full table evicts other flows first
@@ -352,9 +380,12 @@ pub enum Error {
     UnknownSnatAddr,
     /// The flow's original or reply key is already tracked.
     Exists,
-    /// [`Conntrack::set_snat_addrs`] would change or remove an address while flows are
-    /// tracked.
+    /// [`Conntrack::set_snat_addrs`] would change or remove an address that tracked flows
+    /// are masqueraded to.
     SnatAddrsInUse,
+    /// A timeout of 0 seconds (the named [`Timeouts`] field): flows in that state would expire
+    /// as they are created, and their replies would find nothing.
+    ZeroTimeout(&'static str),
 }
 
 impl fmt::Display for Error {
@@ -365,7 +396,10 @@ impl fmt::Display for Error {
             Error::UnknownSnatAddr => "flow refers to an SNAT address the table does not have",
             Error::Exists => "a flow with this original or reply key is already tracked",
             Error::SnatAddrsInUse => {
-                "SNAT addresses can only be added while flows are tracked, not changed or removed"
+                "an SNAT address that tracked flows are masqueraded to cannot be changed or removed"
+            }
+            Error::ZeroTimeout(field) => {
+                return write!(f, "timeouts.{field} is 0: it must be at least 1 second");
             }
         })
     }
@@ -421,6 +455,7 @@ impl Conntrack {
         if capacity == 0 || capacity > MAX_CAPACITY {
             return Err(Error::Capacity);
         }
+        timeouts.validate()?;
         let slots = (capacity * 4).next_power_of_two();
         let mut free = Vec::with_capacity(capacity);
         // Popped from the end: entry 0 first.
@@ -1426,6 +1461,21 @@ mod tests {
             Conntrack::new(0, 0, Timeouts::default()).err(),
             Some(Error::Capacity)
         );
+        let zero_udp = Timeouts {
+            udp_unreplied: 0,
+            ..Timeouts::default()
+        };
+        let e = Conntrack::new(4, 0, zero_udp).err();
+        assert_eq!(e, Some(Error::ZeroTimeout("udp_unreplied")));
+        assert_eq!(
+            e.unwrap().to_string(),
+            "timeouts.udp_unreplied is 0: it must be at least 1 second"
+        );
+        let zero_other = Timeouts {
+            other: 0,
+            ..Timeouts::default()
+        };
+        assert_eq!(zero_other.validate(), Err(Error::ZeroTimeout("other")));
         let mut ct = Conntrack::new(1, 0, Timeouts::default()).unwrap();
         assert_eq!(ct.set_snat_addrs(&[v4(1); 9]), Err(Error::TooManySnatAddrs));
         assert_eq!(ct.remove(FlowId(5)), None);
