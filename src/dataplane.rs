@@ -1457,6 +1457,69 @@ impl Worker {
     }
 }
 
+/// The worker, of `workers`, that must process `pkt` under `snap` when every worker has its
+/// own flow table and the SNAT ports are split ([`WorkerConfig::workers`]): the rule of the
+/// README's "Workers and steering", for a dispatcher that steers in software (or to check a
+/// NIC's steering against). Both directions of a connection, and the ICMP errors about it,
+/// get the same worker:
+/// 1. a packet to a frontend is a request: by its source address;
+/// 2. a packet to a masquerade address (the node's primary address of its family) at a port
+///    that is not a frontend is a reply to a masqueraded flow: [`snat_port_owner`] of its
+///    destination port;
+/// 3. anything else (a reply to the client of a flow that is not masqueraded, or no Service
+///    traffic at all): by its destination address;
+/// 4. an ICMP error: as its quoted packet with source and destination swapped.
+///
+/// Addresses are hashed with [`steering_hash`]. `None` for a later IP fragment (no ports)
+/// to a masquerade address: the caller reassembles the datagram first. A packet that does not
+/// parse goes to worker 0 (it gets [`Verdict::Invalid`] or [`Verdict::Pass`] anywhere).
+/// Allocates nothing.
+pub fn steer(snap: &Snapshot, pkt: &[u8], workers: u16) -> Option<u16> {
+    let by_address = |a: IpAddr| (steering_hash(a) % u64::from(workers.max(1))) as u16;
+    let Ok(p) = nat::parse(pkt) else {
+        return Some(0);
+    };
+    let (t, nonfirst) = match (&p.inner, p.kind) {
+        (Some(inner), Kind::IcmpError) => (inner.tuple.reversed(), inner.kind == Kind::Fragment),
+        _ => (p.tuple, p.kind == Kind::Fragment),
+    };
+    let family = match t.dst {
+        IpAddr::V4(_) => IpFamily::V4,
+        IpAddr::V6(_) => IpFamily::V6,
+    };
+    let masquerade = snap.config().primary_ip(family) == Some(t.dst);
+    let protocol = match t.protocol {
+        6 => Some(Protocol::Tcp),
+        17 => Some(Protocol::Udp),
+        132 => Some(Protocol::Sctp),
+        _ => None,
+    };
+    if nonfirst {
+        return (!masquerade).then(|| by_address(t.dst));
+    }
+    if let Some(protocol) = protocol {
+        if matches!(
+            snap.lookup(protocol, t.dst, t.dst_port),
+            Lookup::Frontend(_)
+        ) {
+            return Some(by_address(t.src));
+        }
+        if masquerade {
+            if let Some(owner) = snat_port_owner(t.dst_port, workers) {
+                return Some(owner);
+            }
+        }
+    }
+    Some(by_address(t.dst))
+}
+
+/// The address hash of [`steer`]: xxHash64 of the address's 16-byte form (IPv4-mapped for
+/// IPv4) under seed `0x57ee_7000`. A NIC or dispatcher that steers by its own hash must use
+/// one hash for rules 1 and 3 alike.
+pub fn steering_hash(address: IpAddr) -> u64 {
+    crate::hash::xxh64_16(0x57ee_7000, &ip_key(address))
+}
+
 /// Total length of an ICMPv4 error svcplane writes at most (RFC 1812 §4.3.2.3: 576 bytes).
 pub const ICMPV4_ERROR_MAX: usize = 576;
 

@@ -2410,3 +2410,82 @@ fn masquerade_address_changes_free_their_slots() {
         );
     }
 }
+
+/// `steer` puts both directions of every connection, and the ICMP errors about it, on the
+/// worker that holds its flow, with four workers splitting the SNAT ports: pods to cluster
+/// IPs (not masqueraded), outside clients to cluster IPs and NodePorts (masqueraded), the node
+/// itself, and a hairpin (a pod reaching itself through its Service).
+#[test]
+fn steering_keeps_both_directions_and_icmp_errors_on_one_worker() {
+    use svcplane::dataplane::steer;
+    let snap = seed_snap(0);
+    let workers = 4u16;
+    let mut ws: Vec<Worker> = (0..workers)
+        .map(|worker_index| {
+            Worker::new(WorkerConfig {
+                flows: 4096,
+                conntrack_seed: 50 + u64::from(worker_index),
+                workers,
+                worker_index,
+                ..WorkerConfig::default()
+            })
+            .unwrap()
+        })
+        .collect();
+    let mut requests = Vec::new();
+    for i in 0..40u16 {
+        let port = 20_000 + i * 13;
+        requests.push(tcp(
+            &format!("10.244.1.{}", 100 + i),
+            port,
+            "10.96.0.80",
+            80,
+            SYN,
+        ));
+        requests.push(tcp(&format!("198.18.7.{i}"), port, "10.96.0.80", 80, SYN));
+        requests.push(tcp(
+            &format!("198.18.8.{i}"),
+            port,
+            "192.168.0.10",
+            30080,
+            SYN,
+        ));
+        requests.push(tcp("192.168.0.10", port, "10.96.0.80", 80, SYN));
+        requests.push(udp(&format!("198.18.9.{i}"), port, "10.96.0.10", 53));
+    }
+    requests.push(tcp("10.244.1.30", 40_000, "10.96.0.80", 80, SYN));
+    let (mut masqueraded, mut spread) = (0, [0u32; 4]);
+    for s in &requests {
+        let pkt = s.packet();
+        let Some(i) = steer(&snap, &pkt, workers) else {
+            panic!("{s:?}: not steered");
+        };
+        let w = &mut ws[usize::from(i)];
+        let (v, out) = run(w, &snap, s, &at(1));
+        if v != Verdict::Forward {
+            // (the NodePort of an ETP Local Service without a local endpoint, say)
+            continue;
+        }
+        spread[usize::from(i)] += 1;
+        let t = tuple(&out);
+        // (the node's own connections are masqueraded to its own address)
+        masqueraded += u32::from(t.src == ip("192.168.0.10"));
+        // The backend's reply, and its ICMP port unreachable quoting what it received.
+        let reply = Spec {
+            tcp_flags: SYN_ACK,
+            ..moved(s, t.dst, t.dst_port, t.src, t.src_port)
+        };
+        let error = icmp_error(&t.dst, &t.src, 3, 3, 0, &out);
+        for (what, pkt) in [("reply", reply.packet()), ("error", error)] {
+            assert_eq!(steer(&snap, &pkt, workers), Some(i), "{what} of {s:?}");
+            let e = ws[usize::from(i)].explain(&snap, &pkt, &at(1));
+            assert_eq!(
+                e.rule,
+                Rule::ConntrackHit(svcplane::conntrack::Direction::Reply),
+                "{what} of {s:?}"
+            );
+        }
+    }
+    assert!(masqueraded >= 120, "{masqueraded}");
+    assert!(spread.iter().all(|&n| n >= 20), "{spread:?}");
+}
