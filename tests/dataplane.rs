@@ -144,6 +144,22 @@ fn forward(w: &mut Worker, snap: &Snapshot, s: &Spec, meta: &Meta) -> Tuple {
     t
 }
 
+/// `workers` workers of 4,096 flows that split the SNAT ports, seeded `seed`, `seed + 1`, ...
+fn split_workers(workers: u16, seed: u64) -> Vec<Worker> {
+    (0..workers)
+        .map(|worker_index| {
+            Worker::new(WorkerConfig {
+                flows: 4096,
+                conntrack_seed: seed + u64::from(worker_index),
+                workers,
+                worker_index,
+                ..WorkerConfig::default()
+            })
+            .unwrap()
+        })
+        .collect()
+}
+
 fn seed_snap(node: usize) -> Arc<Snapshot> {
     catalog(node, false).compile()
 }
@@ -738,18 +754,7 @@ fn workers_split_the_snat_ports_so_translated_tuples_never_collide() {
     use svcplane::dataplane::snat_port_owner;
     let snap = seed_snap(0);
     let workers = 3u16;
-    let mut ws: Vec<Worker> = (0..workers)
-        .map(|worker_index| {
-            Worker::new(WorkerConfig {
-                flows: 4096,
-                conntrack_seed: 40 + u64::from(worker_index),
-                workers,
-                worker_index,
-                ..WorkerConfig::default()
-            })
-            .unwrap()
-        })
-        .collect();
+    let mut ws = split_workers(workers, 40);
     // Every client uses source port 7777 (an outside client: masqueraded); the clients go to
     // the workers in turn.
     let mut seen: HashMap<Tuple, IpAddr> = HashMap::new();
@@ -2420,18 +2425,7 @@ fn steering_keeps_both_directions_and_icmp_errors_on_one_worker() {
     use svcplane::dataplane::steer;
     let snap = seed_snap(0);
     let workers = 4u16;
-    let mut ws: Vec<Worker> = (0..workers)
-        .map(|worker_index| {
-            Worker::new(WorkerConfig {
-                flows: 4096,
-                conntrack_seed: 50 + u64::from(worker_index),
-                workers,
-                worker_index,
-                ..WorkerConfig::default()
-            })
-            .unwrap()
-        })
-        .collect();
+    let mut ws = split_workers(workers, 50);
     let mut requests = Vec::new();
     for i in 0..40u16 {
         let port = 20_000 + i * 13;

@@ -422,21 +422,7 @@ fn icmp_errors_quoting_other_protocols_change_only_the_addresses() {
         for &proto in others {
             let (client, vip, backend, router) =
                 (rng.addr(v6), rng.addr(v6), rng.addr(v6), rng.addr(v6));
-            let spec = |dst: IpAddr| Spec {
-                proto,
-                src: client,
-                dst,
-                sport: 0,
-                dport: 0,
-                icmp_type: 0,
-                payload: vec![],
-                ip_opts: 0,
-                ext: vec![],
-                ttl: 64,
-                ident: 7,
-                udp_no_checksum: false,
-                tcp_flags: 0,
-            };
+            let spec = |dst: IpAddr| Spec::ip_only(proto, client, dst);
             // GRE carrying IPv4 (protocol type 0x0800), then payload bytes.
             let l4 = [0, 0, 8, 0, 0x45, 0, 0, 20, 1, 2, 3, 4];
             let translated = ip_packet(&spec(backend), &l4, None);

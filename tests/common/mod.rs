@@ -131,6 +131,26 @@ pub struct Spec {
 }
 
 impl Spec {
+    /// A packet of `proto` from `src` to `dst` with no ports, options or payload (the caller
+    /// brings the bytes after the IP header, e.g. to [`ip_packet`]).
+    pub fn ip_only(proto: u8, src: IpAddr, dst: IpAddr) -> Spec {
+        Spec {
+            proto,
+            src,
+            dst,
+            sport: 0,
+            dport: 0,
+            icmp_type: 0,
+            payload: vec![],
+            ip_opts: 0,
+            ext: vec![],
+            ttl: 64,
+            ident: 7,
+            udp_no_checksum: false,
+            tcp_flags: 0,
+        }
+    }
+
     pub fn v6(&self) -> bool {
         self.src.is_ipv6()
     }
@@ -295,19 +315,9 @@ pub fn icmp_error(
     };
     msg[2..4].copy_from_slice(&c.to_be_bytes());
     let spec = Spec {
-        proto,
-        src: *from,
-        dst: *to,
-        sport: 0,
-        dport: 0,
-        icmp_type: 0,
-        payload: vec![],
-        ip_opts: 0,
-        ext: vec![],
         ttl: 63,
         ident: 0x4242,
-        udp_no_checksum: false,
-        tcp_flags: 0,
+        ..Spec::ip_only(proto, *from, *to)
     };
     ip_packet(&spec, &msg, None)
 }
