@@ -1473,7 +1473,7 @@ impl Worker {
 /// Addresses are hashed with [`steering_hash`]. `None` for a later IP fragment (no ports)
 /// to a masquerade address: the caller reassembles the datagram first. A packet that does not
 /// parse goes to worker 0 (it gets [`Verdict::Invalid`] or [`Verdict::Pass`] anywhere).
-/// Allocates nothing.
+/// `workers` 0 counts as 1. Allocates nothing and cannot panic.
 pub fn steer(snap: &Snapshot, pkt: &[u8], workers: u16) -> Option<u16> {
     let by_address = |a: IpAddr| (steering_hash(a) % u64::from(workers.max(1))) as u16;
     let Ok(p) = nat::parse(pkt) else {

@@ -24,7 +24,7 @@ use libfuzzer_sys::fuzz_target;
 use std::net::IpAddr;
 use std::sync::{Arc, OnceLock};
 use svcplane::catalog::Catalog;
-use svcplane::dataplane::{DropReason, Meta, Verdict, Worker, WorkerConfig};
+use svcplane::dataplane::{steer, DropReason, Meta, Verdict, Worker, WorkerConfig};
 use svcplane::k8s::Loader;
 use svcplane::model::{seed, ObjectRef};
 use svcplane::nat::{self, Tuple};
@@ -248,6 +248,12 @@ fuzz_target!(|ops: Vec<Op>| {
         let was_valid = checked || verify_checksums(&before).is_ok();
         let meta = Meta::new(now);
         let explained = w.explain(snap, &before, &meta).verdict;
+        // Steering: any packet, a worker below the count (or None: a later fragment).
+        for workers in [1u16, 3, 1024] {
+            if let Some(i) = steer(snap, &before, workers) {
+                assert!(i < workers);
+            }
+        }
         let v = w.process(snap, &mut pkt, &meta);
         let mut pkt_general = before.clone();
         assert_eq!(general.process(snap, &mut pkt_general, &meta), v);
