@@ -434,10 +434,13 @@ impl Catalog {
                 }
             }
             if v4.max(v6) > maglev::MAX_BACKENDS {
+                // The limit is the Service's, over all its slices: no one slice is to blame.
                 return Err(Error::Invalid(ValidationError {
-                    object_kind: ObjectKind::EndpointSlice,
-                    object: ObjectRef::new(id.namespace.as_str(), slice.name.as_str()),
-                    field: "endpoints".into(),
+                    object_kind: ObjectKind::Service,
+                    object: id.clone(),
+                    field: "endpoints (distinct addresses of one family, over all its \
+                            EndpointSlices)"
+                        .into(),
                     kind: ErrorKind::TooMany {
                         max: maglev::MAX_BACKENDS,
                     },

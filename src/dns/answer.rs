@@ -4,7 +4,7 @@ use super::wire::{
     Class, Full, Header, Message, NameBuf, Opcode, Question, Rcode, Section, Type, Writer,
     HEADER_LEN, MAX_MESSAGE_LEN,
 };
-use super::zone::{soa_timers, Data, Lookup, Zone};
+use super::zone::{soa_timers, Data, Lookup, Node, Zone};
 
 /// The transport a query came over, which decides how large the response may be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -349,6 +349,9 @@ impl Zone {
             _ => {}
         }
         let mut owner = *qname;
+        // The names the chain has visited: a CNAME back to one of them is a loop, answered
+        // once (RFC 1034 §3.6.2; RFC 2181 §5: no duplicate records).
+        let mut visited: [Option<&Node>; MAX_CNAME_CHAIN + 1] = [None; MAX_CNAME_CHAIN + 1];
         for hop in 0..=MAX_CNAME_CHAIN {
             let mut key = owner;
             key.make_ascii_lowercase();
@@ -362,6 +365,12 @@ impl Zone {
                 }
                 Lookup::Found(node) => node,
             };
+            if visited.iter().flatten().any(|v| core::ptr::eq(*v, node)) {
+                return (Rcode::NOERROR, true);
+            }
+            if let Some(slot) = visited.get_mut(hop) {
+                *slot = Some(node);
+            }
             let records = self.records_of(node);
             let owner_wire = owner.as_wire();
             if qtype == Type::ANY && !records.is_empty() {

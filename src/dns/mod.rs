@@ -58,7 +58,9 @@
 //!   names.
 //! - **CNAME**: a query for any type but CNAME at an ExternalName Service gets the CNAME, and
 //!   when the target is inside the zones it is followed there (up to 8 links; the response code
-//!   is the last name's, RFC 6604). Targets outside are left to the client's resolver.
+//!   is the last name's, RFC 6604). A chain that comes back to a name it has visited (a loop
+//!   of ExternalName Services) stops there, each CNAME given once (RFC 2181 §5), NOERROR.
+//!   Targets outside are left to the client's resolver.
 //! - **ANY** returns every RRset at the name (the zones are small and public inside the
 //!   cluster; RFC 8482 allows it). AXFR, IXFR, MAILA, MAILB, TKEY and TSIG get NOTIMP; OPT as a
 //!   query type FORMERR. Other types at an existing name are NODATA. Classes other than IN and

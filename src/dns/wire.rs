@@ -811,8 +811,31 @@ pub enum RData<'a> {
     },
     /// EDNS options, each a code, a length and that many bytes; validated.
     Opt(&'a [u8]),
+    /// The other types whose data holds domain names that a sender may compress (RFC 3597 §4):
+    /// MD, MF, MB, MG, MR (one name), MINFO and RP (two), AFSDB and RT (a preference and a
+    /// name), PX (a preference and two names). Decoded so that the names can be copied into
+    /// another message: raw bytes would carry compression pointers into the old one.
+    Names {
+        /// The leading 16-bit field of AFSDB, RT and PX.
+        preference: Option<u16>,
+        /// The first name.
+        first: Name<'a>,
+        /// The second name of MINFO, RP and PX.
+        second: Option<Name<'a>>,
+    },
     /// Any other type, or a class where the type is not decoded.
     Other(&'a [u8]),
+}
+
+/// The layout of the types of [`RData::Names`]: (a leading preference, two names).
+fn names_layout(rtype: Type) -> Option<(bool, bool)> {
+    match rtype.0 {
+        3 | 4 | 7 | 8 | 9 => Some((false, false)),
+        14 | 17 => Some((false, true)),
+        18 | 21 => Some((true, false)),
+        26 => Some((true, true)),
+        _ => None,
+    }
 }
 
 /// One resource record.
@@ -986,7 +1009,32 @@ impl<'a> Record<'a> {
                 }
                 exact(RData::Opt(raw), p, raw.len())?
             }
-            _ => RData::Other(raw),
+            t => match names_layout(t) {
+                Some((has_preference, two)) => {
+                    let (preference, at) = if has_preference {
+                        (Some(u16_at(start)?), start + 2)
+                    } else {
+                        (None, start)
+                    };
+                    let (first, next) = rdata_name(msg, at, end)?;
+                    let (second, next) = if two {
+                        let (n, next) = rdata_name(msg, next, end)?;
+                        (Some(n), next)
+                    } else {
+                        (None, next)
+                    };
+                    exact(
+                        RData::Names {
+                            preference,
+                            first,
+                            second,
+                        },
+                        next,
+                        end,
+                    )?
+                }
+                None => RData::Other(raw),
+            },
         })
     }
 }
@@ -1408,6 +1456,22 @@ impl<'b> Writer<'b> {
                 self.u16(*weight)?;
                 self.u16(*port)?;
                 self.name(target.to_buf().as_wire(), false)
+            }
+            RData::Names {
+                preference,
+                first,
+                second,
+            } => {
+                if let Some(p) = preference {
+                    self.u16(*p)?;
+                }
+                // Written whole: compression is optional for these types, and some readers do
+                // not expect it.
+                self.name(first.to_buf().as_wire(), false)?;
+                match second {
+                    Some(n) => self.name(n.to_buf().as_wire(), false),
+                    None => Ok(()),
+                }
             }
             RData::Txt(raw) | RData::Opt(raw) | RData::Other(raw) => self.bytes(raw),
         }

@@ -804,3 +804,30 @@ fn source_ranges_are_trimmed() {
         .collect();
     assert_eq!(*ranges, want);
 }
+
+/// An IPv4-mapped loadBalancerSourceRanges entry is refused, naming it: stored as an IPv6
+/// prefix it restricted no IPv4 client, so the Service's IPv4 load-balancer IP accepted every
+/// source (the same Service with `203.0.113.0/24` refuses 1.2.3.4). svcplane refuses
+/// IPv4-mapped addresses everywhere else too.
+#[test]
+fn ipv4_mapped_source_ranges_are_refused() {
+    let mut c = catalog();
+    let id = ObjectRef::new("default", "web");
+    for mapped in [
+        "::ffff:203.0.113.0/120",
+        "::ffff:0:0/96",
+        "::FFFF:203.0.113.7/128",
+    ] {
+        let mut lb = load_balancer("default", "web", "10.96.1.1");
+        lb["spec"]["loadBalancerSourceRanges"] = json!(["198.51.100.0/24", mapped]);
+        let before = state(&c, std::slice::from_ref(&id));
+        let err = load(&mut Loader::new(), &mut c, &lb).unwrap_err();
+        assert_eq!(err.field, "spec.loadBalancerSourceRanges[1]", "{mapped}");
+        assert!(err.to_string().contains("IPv4-mapped"), "{err}");
+        assert_eq!(state(&c, std::slice::from_ref(&id)), before);
+    }
+    // An IPv6 range that merely contains the mapped block is a real IPv6 range.
+    let mut lb = load_balancer("default", "web", "10.96.1.1");
+    lb["spec"]["loadBalancerSourceRanges"] = json!(["203.0.113.0/24", "::/0"]);
+    load(&mut Loader::new(), &mut c, &lb).unwrap();
+}

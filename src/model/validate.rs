@@ -539,6 +539,16 @@ impl Service {
         if !is_lb && !self.load_balancer_ingress.is_empty() {
             return Err(cx.err("status.loadBalancer.ingress", only_lb));
         }
+        // An IPv4-mapped range (`::ffff:203.0.113.0/120`) would restrict no IPv4 client: the
+        // IPv4 frontends' plans take only IPv4 ranges, and the LB would be open to all.
+        for (i, range) in self.load_balancer_source_ranges.iter().enumerate() {
+            if range.prefix_len() >= 96 && mapped_address(range.addr()).is_some() {
+                return Err(cx.err(
+                    format!("spec.loadBalancerSourceRanges[{i}]"),
+                    ErrorKind::SpecialAddress(SpecialAddress::Ipv4Mapped),
+                ));
+            }
+        }
         for (i, ingress) in self.load_balancer_ingress.iter().enumerate() {
             if let Some(special) = mapped_address(ingress.ip) {
                 return Err(cx.err(

@@ -446,3 +446,70 @@ fn test_name_buf_text_and_case() {
     assert_eq!(Rcode::BADVERS.header_bits(), 0);
     assert_eq!(Rcode::BADVERS.extended_bits(), 1);
 }
+
+/// The names inside MB, MINFO, AFSDB and PX data may be compressed by the sender (RFC 3597
+/// §4): copied into another message, they must name the same domains, not whatever the old
+/// offsets point at there. (Copied as raw bytes, an MB's `bar.example.com` became the root.)
+#[test]
+fn test_copied_records_keep_the_names_inside_their_data() {
+    let ex: &[u8] = b"\x07example\x03com\x00";
+    let mut m = vec![0xbe, 0xef, 0x84, 0x00, 0, 1, 0, 4, 0, 0, 0, 0];
+    m.extend_from_slice(ex);
+    m.extend_from_slice(&[0, 1, 0, 1]);
+    m.extend_from_slice(ex);
+    m.extend_from_slice(&[0, 1, 0, 1, 0, 0, 0, 5, 0, 4, 1, 2, 3, 4]);
+    // The MB record's owner, bar.example.com, written whole: the records' data point at it.
+    let bar = m.len();
+    let ptr = [0xc0 | (bar >> 8) as u8, bar as u8];
+    // MB: one name; MINFO: two; AFSDB: a preference and a name; PX: a preference and two.
+    for (i, (rtype, data)) in [
+        (7u16, [&ptr[..]].concat()),
+        (14, [&ptr[..], &[0xc0, 12]].concat()),
+        (18, [&[0, 1][..], &ptr].concat()),
+        (26, [&[0, 10][..], &ptr, &[0xc0, 12]].concat()),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        if i == 0 {
+            m.extend_from_slice(b"\x03bar");
+            m.extend_from_slice(ex);
+        } else {
+            m.extend_from_slice(&[0xc0, 12]);
+        }
+        m.extend_from_slice(&rtype.to_be_bytes());
+        m.extend_from_slice(&[0, 1, 0, 0, 0, 5]);
+        m.extend_from_slice(&(data.len() as u16).to_be_bytes());
+        m.extend_from_slice(&data);
+    }
+    m[7] = 5;
+    let msg = Message::parse(&m).unwrap();
+    let mut buf = [0u8; 512];
+    let mut w = Writer::new(&mut buf);
+    w.header(msg.header()).unwrap();
+    for q in msg.questions() {
+        w.question(q.name.to_buf().as_wire(), q.qtype, q.qclass)
+            .unwrap();
+    }
+    for r in msg.records(Section::Answer) {
+        w.record(&r).unwrap();
+    }
+    let len = w.finish();
+    let copy = Message::parse(&buf[..len]).unwrap();
+    let names = |m: &Message<'_>| -> Vec<String> {
+        m.records(Section::Answer)
+            .map(|r| match r.data {
+                RData::Names {
+                    preference,
+                    first,
+                    second,
+                } => alloc::format!("{preference:?} {first} {second:?}"),
+                other => alloc::format!("{other:?}"),
+            })
+            .collect()
+    };
+    let want = names(&msg);
+    assert_eq!(want[1], "None bar.example.com. None");
+    assert!(want[2].contains("bar.example.com.") && want[2].contains("example.com."));
+    assert_eq!(names(&copy), want);
+}
