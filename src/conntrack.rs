@@ -6,9 +6,9 @@
 //! insert evicts — an expired flow if the clock hand finds one within [`EVICTION_WINDOW`]
 //! entries, else the least recently seen of those that are not settled ([`State::is_settled`]:
 //! half-open, unreplied or closed, as Linux's `early_drop` picks only unassured flows), else
-//! the least recently seen of them all (svcplane never refuses a new flow) — and counts it ([`Stats::evicted`]); it
-//! never fails silently and never grows. Time is passed in by the caller (whole seconds of any
-//! monotonic clock).
+//! the least recently seen of them all (svcplane never refuses a new flow) — and counts it
+//! ([`Stats::evicted`]); it never fails silently and never grows. Time is passed in by the
+//! caller (whole seconds of any monotonic clock).
 //!
 //! # Layout
 //!
@@ -502,6 +502,13 @@ impl Conntrack {
         Ok(())
     }
 
+    /// The count of flows masqueraded to the SNAT address a flow's `snat` field names (none
+    /// for 0, no SNAT).
+    fn snat_refs_of(&mut self, snat: u8) -> Option<&mut u32> {
+        let i = usize::from(snat).checked_sub(1)?;
+        self.snat_refs.get_mut(i)
+    }
+
     /// Whether a tracked flow is masqueraded to SNAT address `index` (then
     /// [`Conntrack::set_snat_addrs`] must keep that address at that index).
     pub fn snat_in_use(&self, index: usize) -> bool {
@@ -791,10 +798,7 @@ impl Conntrack {
         self.live[e] = true;
         self.link(h_orig, entry * 2 + 1);
         self.link(h_reply, entry * 2 + 2);
-        if let Some(n) = usize::from(flow.snat)
-            .checked_sub(1)
-            .and_then(|i| self.snat_refs.get_mut(i))
-        {
+        if let Some(n) = self.snat_refs_of(flow.snat) {
             *n += 1;
         }
         self.len += 1;
@@ -990,10 +994,7 @@ impl Conntrack {
             }
         }
         self.live[e] = false;
-        if let Some(n) = usize::from(self.flows[e].snat)
-            .checked_sub(1)
-            .and_then(|i| self.snat_refs.get_mut(i))
-        {
+        if let Some(n) = self.snat_refs_of(self.flows[e].snat) {
             *n = n.saturating_sub(1);
         }
         self.free.push(e as u32);

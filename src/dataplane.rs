@@ -43,9 +43,10 @@
 //! is not tracked yet; otherwise it tries, in order, [`SNAT_PORT_ATTEMPTS`] of its ports, the
 //! `k`-th with `k = splitmix64(h ^ j * 0x9e37_79b9_7f4a_7c15) mod n` for `j` = 1, 2, ... (`h`
 //! the flow hash of the packet under seed 0, `n` the worker's number of ports): independent
-//! draws, a deterministic function of the packet and the table. A port at which the masquerade address is a frontend (a NodePort) is
-//! skipped, so a reply to a masqueraded flow never looks like a request to a Service. When all
-//! are taken the packet is dropped ([`DropReason::FlowClash`]).
+//! draws, a deterministic function of the packet and the table. A port at which the
+//! masquerade address is a frontend (a NodePort) is skipped, so a reply to a masqueraded flow
+//! never looks like a request to a Service. When all are taken the packet is dropped
+//! ([`DropReason::FlowClash`]).
 //! A flow that is not masqueraded and whose reply key is already tracked (the same client port
 //! reaching the same backend through two frontends) is dropped the same way. The worker sees
 //! only Service flows: a connection the node itself opened directly to a backend from the same
@@ -704,23 +705,16 @@ impl Worker {
     /// (and, if configured, SCTP) flows whose backend is no longer a serving endpoint of a
     /// Service port that has one, or whose frontend is gone, flows masqueraded to an address
     /// that is no longer the node's masquerade address of its family, and the affinity pins to
-    /// endpoints that are no longer usable. Returns how many flows it removed (the pins are counted in
-    /// [`Counters::affinity`]). O(flows + affinity capacity), allocates nothing: call it
-    /// between bursts, when switching to `snap`.
+    /// endpoints that are no longer usable. Returns how many flows it removed (the pins are
+    /// counted in [`Counters::affinity`]). O(flows + affinity capacity), allocates nothing:
+    /// call it between bursts, when switching to `snap`.
     pub fn on_snapshot(&mut self, snap: &Snapshot) -> usize {
         let clean_sctp = self.clean_sctp;
-        let (addrs, count) = (self.snat_addrs, self.snat_count);
-        let primary = |a: &IpAddr| {
-            let family = match a {
-                IpAddr::V4(_) => IpFamily::V4,
-                IpAddr::V6(_) => IpFamily::V6,
-            };
-            snap.config().primary_ip(family) == Some(*a)
-        };
         // Per SNAT index: is the address still the node's masquerade address of its family?
         let mut current = [false; conntrack::MAX_SNAT_ADDRS];
-        for (c, a) in current.iter_mut().zip(addrs.iter().take(count)) {
-            *c = primary(a);
+        let addrs = self.snat_addrs.iter().take(self.snat_count);
+        for (c, a) in current.iter_mut().zip(addrs) {
+            *c = snap.config().primary_ip(IpFamily::of(*a)) == Some(*a);
         }
         let removed = self.conntrack.retain(|f| {
             let masquerade_gone = usize::from(f.snat)
@@ -1265,11 +1259,8 @@ impl Worker {
         hint: Option<(Frontend<'s>, u64)>,
         tcp_flags: u8,
     ) -> Result<Choice<'s>, (Verdict, Rule)> {
-        let protocol = match t.protocol {
-            6 => Protocol::Tcp,
-            17 => Protocol::Udp,
-            132 => Protocol::Sctp,
-            _ => return Err((Verdict::Pass, Rule::NotService)),
+        let Some(protocol) = Protocol::from_number(t.protocol) else {
+            return Err((Verdict::Pass, Rule::NotService));
         };
         let lookup = match hint {
             Some((f, _)) => Lookup::Frontend(f),
@@ -1483,21 +1474,11 @@ pub fn steer(snap: &Snapshot, pkt: &[u8], workers: u16) -> Option<u16> {
         (Some(inner), Kind::IcmpError) => (inner.tuple.reversed(), inner.kind == Kind::Fragment),
         _ => (p.tuple, p.kind == Kind::Fragment),
     };
-    let family = match t.dst {
-        IpAddr::V4(_) => IpFamily::V4,
-        IpAddr::V6(_) => IpFamily::V6,
-    };
-    let masquerade = snap.config().primary_ip(family) == Some(t.dst);
-    let protocol = match t.protocol {
-        6 => Some(Protocol::Tcp),
-        17 => Some(Protocol::Udp),
-        132 => Some(Protocol::Sctp),
-        _ => None,
-    };
+    let masquerade = snap.config().primary_ip(IpFamily::of(t.dst)) == Some(t.dst);
     if nonfirst {
         return (!masquerade).then(|| by_address(t.dst));
     }
-    if let Some(protocol) = protocol {
+    if let Some(protocol) = Protocol::from_number(t.protocol) {
         if matches!(
             snap.lookup(protocol, t.dst, t.dst_port),
             Lookup::Frontend(_)
@@ -1712,7 +1693,6 @@ fn apply_common_rewrite(pkt: &mut [u8], c: &nat::Common, rw: &Rewrite) -> bool {
     }
 }
 
-/// The SNAT port of attempt `i` (see the module docs).
 /// Whether a TCP segment with `flags` that matches no tracked flow may open one: not a RST, a
 /// FIN or a SYN-ACK (Linux's `tcp_conntracks` takes these from no state to invalid). A bare ACK
 /// may (Linux picks up connections mid-stream by default, `nf_conntrack_tcp_loose`).
@@ -1721,13 +1701,8 @@ fn opens_connection(flags: u8) -> bool {
     flags & (RST | FIN) == 0 && flags & (SYN | ACK) != SYN | ACK
 }
 
-/// SplitMix64's finaliser: a bijection of `u64` that spreads every input bit over the output.
-fn mix64(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
+/// The SNAT port of attempt `i` for worker `worker_index` of `workers`, if it has one (see
+/// the module docs).
 fn snat_port(client_port: u16, h: u64, i: u32, worker_index: u16, workers: u16) -> Option<u16> {
     if i == 0 {
         // The client's own port, if it is this worker's.
@@ -1739,7 +1714,7 @@ fn snat_port(client_port: u16, h: u64, i: u32, worker_index: u16, workers: u16) 
     let n = (64_511u32.checked_sub(index)? / workers) + 1;
     // Independent draws (a fixed step would walk the ports in one order for every flow, and
     // the taken ports would cluster along it, as in linear probing).
-    let k = mix64(h ^ u64::from(i).wrapping_mul(0x9e37_79b9_7f4a_7c15)) % u64::from(n);
+    let k = crate::hash::mix64(h ^ u64::from(i).wrapping_mul(0x9e37_79b9_7f4a_7c15)) % u64::from(n);
     // k < n, so the port is at most 65535.
     u16::try_from(1024 + index + k as u32 * workers).ok()
 }

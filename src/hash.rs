@@ -200,6 +200,15 @@ fn folded_multiply(a: u64, b: u64) -> u64 {
     (p as u64) ^ ((p >> 64) as u64)
 }
 
+/// The splitmix64 finaliser: a fixed bijection of `u64` that spreads every input bit over the
+/// output (for small integer keys, and for independent draws from one hash).
+#[inline]
+pub(crate) const fn mix64(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
 impl TableHasher {
     /// Keys derived from `seed` by splitmix64 (distinct, well mixed, for any seed, 0 included).
     pub(crate) const fn new(seed: u64) -> Self {
@@ -208,11 +217,8 @@ impl TableHasher {
         let mut i = 0;
         while i < 6 {
             state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = state;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
             // An odd key: a multiplier of 0 would erase its operand.
-            k[i] = (z ^ (z >> 31)) | 1;
+            k[i] = mix64(state) | 1;
             i += 1;
         }
         TableHasher { k }

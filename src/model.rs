@@ -153,6 +153,16 @@ impl Protocol {
             Self::Sctp => 132,
         }
     }
+
+    /// The protocol of IP protocol number `n`, if it is TCP, UDP or SCTP.
+    pub fn from_number(n: u8) -> Option<Self> {
+        match n {
+            6 => Some(Self::Tcp),
+            17 => Some(Self::Udp),
+            132 => Some(Self::Sctp),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for Protocol {

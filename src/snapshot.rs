@@ -607,7 +607,7 @@ impl NodePortKey {
 impl IndexKey for NodePortKey {
     #[inline]
     fn index_hash(&self) -> u64 {
-        mix64(u64::from(self.0) ^ INDEX_SEED)
+        crate::hash::mix64(u64::from(self.0) ^ INDEX_SEED)
     }
 }
 
@@ -642,7 +642,7 @@ pub(crate) struct AffinityKey(u64);
 impl IndexKey for AffinityKey {
     #[inline]
     fn index_hash(&self) -> u64 {
-        mix64(self.0)
+        crate::hash::mix64(self.0)
     }
 }
 
@@ -651,14 +651,6 @@ impl IndexKey for ObjectRef {
         let ns = crate::hash::xxh64(INDEX_SEED, self.namespace.as_bytes());
         crate::hash::xxh64(ns, self.name.as_bytes())
     }
-}
-
-/// The splitmix64 finalizer: a fixed bijective mixer for small integer keys.
-#[inline]
-fn mix64(mut x: u64) -> u64 {
-    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    x ^ (x >> 31)
 }
 
 /// The lookup tables, kept by the catalog and cloned (cheaply: chunks are shared) into each
