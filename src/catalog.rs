@@ -540,15 +540,17 @@ fn maglev_table(
 }
 
 /// One backend per address: when an address serves a Service port on several ports (slices
-/// that disagree), keep the local copy, then a Ready one, then a usable one, then the lowest port.
+/// that disagree), keep a copy that is not terminating, then a Ready one, then a usable one,
+/// then the local one, then the lowest port (the preference of `backends_for`).
 fn one_per_address<'a>(backends: Vec<Backend<'a>>, node_name: &str) -> Vec<Backend<'a>> {
     let mut out: Vec<Backend<'a>> = Vec::with_capacity(backends.len());
     let rank = |b: &Backend<'_>| {
         let c = b.endpoint.conditions;
         (
-            b.endpoint.is_local(node_name),
+            !c.is_terminating(),
             c.is_ready(),
             c.is_usable(),
+            b.endpoint.is_local(node_name),
             Reverse(b.port),
         )
     };
@@ -678,9 +680,7 @@ fn build_plan(
             local_ready.extend(
                 backends
                     .iter()
-                    .filter(|b| {
-                        b.local && b.conditions.is_ready() && !b.conditions.is_terminating()
-                    })
+                    .filter(|b| b.local && b.conditions.is_ready())
                     .map(|b| b.address),
             );
             let cluster = pool_of(

@@ -1144,22 +1144,34 @@ fn endpoint(cx: &Cx, v: &Value, path: &str) -> Result<Endpoint, LoadError> {
     if let Some(hints) = get(m, "hints") {
         let h_path = at(path, "hints");
         let hints = cx.obj(hints, &h_path)?;
-        if let Some(zones) = get(hints, "forZones") {
-            let z_path = at(&h_path, "forZones");
-            for (j, z) in cx.arr(zones, &z_path)?.iter().enumerate() {
-                let zp = format!("{z_path}[{j}]");
-                let z = cx.obj(z, &zp)?;
-                let name = match get(z, "name") {
-                    Some(v) => cx.str(v, &at(&zp, "name"))?,
-                    None => {
-                        return Err(cx.err(at(&zp, "name"), Reason::Invalid(ErrorKind::Required)))
-                    }
-                };
-                endpoint.zone_hints.push(name.to_string());
-            }
-        }
+        endpoint.zone_hints = hint_names(cx, hints, &h_path, "forZones")?;
+        endpoint.node_hints = hint_names(cx, hints, &h_path, "forNodes")?;
     }
     Ok(endpoint)
+}
+
+/// The `name`s of `hints.<key>` (`forZones` or `forNodes`: lists of `{"name": ...}`).
+fn hint_names(
+    cx: &Cx,
+    hints: &Map<String, Value>,
+    h_path: &str,
+    key: &str,
+) -> Result<Vec<String>, LoadError> {
+    let Some(list) = get(hints, key) else {
+        return Ok(Vec::new());
+    };
+    let l_path = at(h_path, key);
+    let mut names = Vec::new();
+    for (j, h) in cx.arr(list, &l_path)?.iter().enumerate() {
+        let hp = format!("{l_path}[{j}]");
+        let h = cx.obj(h, &hp)?;
+        let name = match get(h, "name") {
+            Some(v) => cx.str(v, &at(&hp, "name"))?,
+            None => return Err(cx.err(at(&hp, "name"), Reason::Invalid(ErrorKind::Required))),
+        };
+        names.push(name.to_string());
+    }
+    Ok(names)
 }
 
 #[cfg(test)]

@@ -41,6 +41,8 @@ pub const MAX_SLICE_ENDPOINTS: usize = 1_000;
 pub const MAX_SLICE_PORTS: usize = 20_000;
 /// The most zones one endpoint may be hinted for.
 pub const MAX_ZONE_HINTS: usize = 8;
+/// The most nodes one endpoint may be hinted for.
+pub const MAX_NODE_HINTS: usize = 8;
 /// The largest per-Service Maglev table size accepted: the largest table
 /// [`crate::maglev`] builds ([`crate::maglev::MAX_TABLE_SIZE`], 131,071 slots, 256 KiB).
 pub const MAX_MAGLEV_TABLE_SIZE: u32 = crate::maglev::MAX_TABLE_SIZE;
@@ -757,6 +759,8 @@ pub struct Endpoint {
     pub zone: Option<String>,
     /// `hints.forZones[].name`.
     pub zone_hints: Vec<String>,
+    /// `hints.forNodes[].name` (trafficDistribution PreferSameNode).
+    pub node_hints: Vec<String>,
     /// `hostname` (DNS only).
     pub hostname: Option<String>,
 }
@@ -770,6 +774,7 @@ impl Endpoint {
             node_name: None,
             zone: None,
             zone_hints: Vec::new(),
+            node_hints: Vec::new(),
             hostname: None,
         }
     }
@@ -795,6 +800,12 @@ impl Endpoint {
     /// Sets `hints.forZones`.
     pub fn hinted_for<S: Into<String>>(mut self, zones: impl IntoIterator<Item = S>) -> Self {
         self.zone_hints = zones.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sets `hints.forNodes`.
+    pub fn hinted_for_nodes<S: Into<String>>(mut self, nodes: impl IntoIterator<Item = S>) -> Self {
+        self.node_hints = nodes.into_iter().map(Into::into).collect();
         self
     }
 
@@ -907,9 +918,12 @@ impl AsRef<Endpoint> for Backend<'_> {
 ///
 /// Each endpoint takes its port from its own slice ([`EndpointSlice::port_for`]); endpoints of
 /// slices without that port, and endpoints whose address is of the other family, are left out.
-/// An (address, port) listed by several slices appears once: like kube-proxy, the copy on
-/// `node_name` wins; after that a usable copy wins over an unusable one, and any remaining tie is
-/// settled by the endpoints' own ordering, so the result never depends on the order of `slices`.
+/// An (address, port) listed by several slices appears once. Like kube-proxy (since it stopped
+/// favouring the local copy, kubernetes#135266: a Pod IP reused while the old Pod still
+/// terminates), a copy that is not terminating wins: the address now belongs to the running
+/// Pod. After that a Ready copy wins, then a usable one, then the copy on `node_name`, and any
+/// remaining tie is settled by the endpoints' own ordering, so the result never depends on the
+/// order of `slices` (kube-proxy keeps whichever came last).
 pub fn backends_for<'a>(
     slices: &'a [EndpointSlice],
     port: &ServicePort,
@@ -920,9 +934,10 @@ pub fn backends_for<'a>(
     fn preference<'e>(e: &'e Endpoint, node_name: &str) -> impl Ord + 'e {
         let c = e.conditions;
         (
-            e.is_local(node_name),
+            !c.is_terminating(),
             c.is_ready(),
             c.is_usable(),
+            e.is_local(node_name),
             Reverse(e),
         )
     }
@@ -1129,7 +1144,7 @@ mod tests {
     }
 
     #[test]
-    fn duplicate_backends_prefer_local_then_usable_in_any_slice_order() {
+    fn duplicate_backends_prefer_running_then_usable_then_local_in_any_slice_order() {
         let ports = vec![EndpointPort::new("", Protocol::Tcp, 80)];
         let dead = Conditions::from_api(Some(false), Some(false), Some(true));
         let remote = EndpointSlice {
@@ -1138,6 +1153,10 @@ mod tests {
                 Endpoint::new(ip("10.0.1.5")).on_node("node-1"),
                 Endpoint::new(ip("10.0.1.6")).on_node("node-1"),
                 Endpoint::new(ip("10.0.1.7")).on_node("node-1"),
+                Endpoint::new(ip("10.0.1.8")).on_node("node-1"),
+                Endpoint::new(ip("10.0.1.9"))
+                    .on_node("node-1")
+                    .with_conditions(Conditions::from_api(Some(false), None, None)),
             ],
             ..EndpointSlice::new("a", IpFamily::V4)
         };
@@ -1151,6 +1170,10 @@ mod tests {
                     .on_node("node-2")
                     .with_conditions(dead),
                 Endpoint::new(ip("10.0.1.7")).on_node("node-0"),
+                Endpoint::new(ip("10.0.1.8")).on_node("me"),
+                Endpoint::new(ip("10.0.1.9"))
+                    .on_node("me")
+                    .with_conditions(Conditions::from_api(Some(true), Some(true), Some(true))),
             ],
             ..EndpointSlice::new("b", IpFamily::V4)
         };
@@ -1161,8 +1184,19 @@ mod tests {
         let b = backends_for(&other, &port, IpFamily::V4, "me");
         assert_eq!(a, b);
         let nodes: Vec<_> = a.iter().map(|b| b.endpoint.node_name.as_deref()).collect();
-        // Local wins even unusable; then usable wins; then the smaller endpoint.
-        assert_eq!(nodes, [Some("me"), Some("node-1"), Some("node-0")]);
+        // A running copy wins over a terminating one, even a local one (an IP reused by a new
+        // Pod, the old one still terminating: 10.0.1.5, 10.0.1.9); between two running ones
+        // Ready wins, then usable, then local (10.0.1.8); then the smaller endpoint.
+        assert_eq!(
+            nodes,
+            [
+                Some("node-1"),
+                Some("node-1"),
+                Some("node-0"),
+                Some("me"),
+                Some("node-1")
+            ]
+        );
     }
 
     fn dual_stack_lb() -> Service {

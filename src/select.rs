@@ -5,10 +5,12 @@
 //! [`Backend`](crate::model::Backend)s of [`backends_for`](crate::model::backends_for)) and
 //! computes two pools, as indices into that list in ascending order:
 //!
-//! - the **cluster pool**: a topology mode is decided from the Ready endpoints only (same-zone
-//!   when every Ready endpoint has a zone hint and one names this node's zone, otherwise none);
-//!   the pool is the Ready endpoints that mode admits; when that is empty, the serving and
-//!   terminating endpoints anywhere, ignoring topology;
+//! - the **cluster pool**: a topology mode is decided from the Ready endpoints only
+//!   (kube-proxy's `topologyModeFromHints`): same-node when every Ready endpoint has a node hint
+//!   and one names this node (trafficDistribution PreferSameNode), else same-zone when every
+//!   Ready endpoint has a zone hint and one names this node's zone (PreferSameZone, PreferClose,
+//!   topology-aware routing), otherwise none; the pool is the Ready endpoints that mode admits;
+//!   when that is empty, the serving and terminating endpoints anywhere, ignoring topology;
 //! - the **local pool**: this node's Ready endpoints; else its serving and terminating ones;
 //!   else nothing. Never filtered by topology.
 //!
@@ -55,6 +57,43 @@ pub enum Topology {
     Any,
     /// Only Ready endpoints hinted for this node's zone are in the cluster pool.
     SameZone,
+    /// Only Ready endpoints hinted for this node are in the cluster pool.
+    SameNode,
+}
+
+impl Topology {
+    /// The mode kube-proxy's `topologyModeFromHints` picks for `endpoints` on node `node_name`
+    /// in zone `zone`, from the Ready endpoints' hints only: [`Topology::SameNode`] when every
+    /// one has a node hint and one is hinted for this node, else [`Topology::SameZone`] when
+    /// every one has a zone hint and one is hinted for this zone, else [`Topology::Any`].
+    pub fn from_hints<E: AsRef<Endpoint>>(endpoints: &[E], node_name: &str, zone: &str) -> Self {
+        let (mut all_nodes, mut for_node) = (true, false);
+        let (mut all_zones, mut for_zone) = (true, false);
+        let ready = endpoints.iter().map(AsRef::as_ref);
+        for e in ready.filter(|e| e.conditions.is_ready()) {
+            all_nodes &= !e.node_hints.is_empty();
+            for_node |= e.node_hints.iter().any(|h| h == node_name);
+            all_zones &= !e.zone_hints.is_empty();
+            for_zone |= e.zone_hints.iter().any(|h| h == zone);
+        }
+        // `for_node` and `for_zone` imply a Ready endpoint.
+        if all_nodes && for_node {
+            Self::SameNode
+        } else if all_zones && for_zone {
+            Self::SameZone
+        } else {
+            Self::Any
+        }
+    }
+
+    /// Whether this mode admits `e` to the cluster pool of node `node_name` in zone `zone`.
+    pub fn admits(self, e: &Endpoint, node_name: &str, zone: &str) -> bool {
+        match self {
+            Self::Any => true,
+            Self::SameZone => e.zone_hints.iter().any(|h| h == zone),
+            Self::SameNode => e.node_hints.iter().any(|h| h == node_name),
+        }
+    }
 }
 
 /// Which pool each kind of traffic to a Service port uses.
@@ -123,20 +162,17 @@ pub struct Selection {
 /// Computes the cluster and local pools of `endpoints` (one Service port, one address family)
 /// on node `node_name` in zone `zone`. Indices refer to `endpoints`.
 ///
-/// An empty or absent zone never enables topology filtering.
+/// An absent zone is the empty string, as kube-proxy reads a node without a zone label: only
+/// a zone hint `""` (which the API accepts) names it.
 pub fn select<E: AsRef<Endpoint>>(
     endpoints: &[E],
     node_name: &str,
     zone: Option<&str>,
 ) -> Selection {
-    let zone = zone.filter(|z| !z.is_empty());
-    let topology_zone = same_zone_mode(endpoints, zone);
+    let zone = zone.unwrap_or("");
+    let topology = Topology::from_hints(endpoints, node_name, zone);
     let mut selection = Selection {
-        topology: if topology_zone {
-            Topology::SameZone
-        } else {
-            Topology::Any
-        },
+        topology,
         ..Selection::default()
     };
     let mut local_terminating = Vec::new();
@@ -148,14 +184,12 @@ pub fn select<E: AsRef<Endpoint>>(
         let local = e.is_local(node_name);
         if c.is_ready() {
             selection.any_usable = true;
-            if !topology_zone || hinted_for(e, zone) {
+            if topology.admits(e, node_name, zone) {
                 selection.cluster.push(i);
             }
             if local {
                 selection.local.push(i);
-                if !c.is_terminating() {
-                    selection.local_ready += 1;
-                }
+                selection.local_ready += 1;
             }
         } else if c.is_serving() && c.is_terminating() {
             selection.any_usable = true;
@@ -165,7 +199,7 @@ pub fn select<E: AsRef<Endpoint>>(
             }
         }
     }
-    // Under zone mode some Ready endpoint is in the zone, so an empty cluster pool means no
+    // Under a topology mode some Ready endpoint is admitted, so an empty cluster pool means no
     // endpoint is Ready anywhere: fall back to serving-terminating ones, cluster-wide.
     if selection.cluster.is_empty() {
         selection.cluster = cluster_terminating;
@@ -176,31 +210,6 @@ pub fn select<E: AsRef<Endpoint>>(
         selection.local_terminating = !selection.local.is_empty();
     }
     selection
-}
-
-/// Same-zone mode: there is a Ready endpoint, every Ready endpoint has a zone hint, and at least
-/// one hint names `zone`.
-fn same_zone_mode<E: AsRef<Endpoint>>(endpoints: &[E], zone: Option<&str>) -> bool {
-    let mut ready = endpoints
-        .iter()
-        .map(AsRef::as_ref)
-        .filter(|e| e.conditions.is_ready())
-        .peekable();
-    let mut for_zone = false;
-    if ready.peek().is_none() {
-        return false;
-    }
-    for e in ready {
-        if e.zone_hints.is_empty() {
-            return false;
-        }
-        for_zone |= hinted_for(e, zone);
-    }
-    for_zone
-}
-
-fn hinted_for(e: &Endpoint, zone: Option<&str>) -> bool {
-    zone.is_some_and(|z| e.zone_hints.iter().any(|h| h == z))
 }
 
 impl Selection {
@@ -255,8 +264,11 @@ impl Selection {
         self.any_usable
     }
 
-    /// The health-check count for externalTrafficPolicy Local: local Ready endpoints, not
-    /// counting terminating ones. The health check answers 200 when it is above 0, else 503.
+    /// The health-check count for externalTrafficPolicy Local: local Ready endpoints, as
+    /// kube-proxy's `LocalReadyEndpoints` counts them (a Ready endpoint that is also
+    /// terminating counts: with publishNotReadyAddresses it stays Ready; serving-terminating
+    /// ones that are not Ready do not). The health check answers 200 when it is above 0, else
+    /// 503.
     pub fn local_ready(&self) -> u32 {
         self.local_ready
     }
@@ -817,7 +829,7 @@ mod tests {
     }
 
     #[test]
-    fn health_check_counts_local_ready_not_terminating() {
+    fn health_check_counts_local_ready_like_kube_proxy() {
         let e = [
             local(ready("10.0.1.1")),
             local(ready("10.0.1.2")),
@@ -840,11 +852,117 @@ mod tests {
             [1, 2],
             "traffic still reaches the serving ones"
         );
-        // Ready and terminating at once (publishNotReadyAddresses) still does not count.
-        let e = [local(with("10.0.1.1", true, true, true))];
+        // Ready and terminating at once (publishNotReadyAddresses) counts: kube-proxy's
+        // `getLocalReadyEndpointIPs` looks at Ready only.
+        let e = [
+            local(with("10.0.1.1", true, true, true)),
+            local(terminating("10.0.1.2")),
+        ];
         let sel = select(&e, NODE, None);
-        assert_eq!(sel.local_ready(), 0);
+        assert_eq!(sel.local_ready(), 1);
         assert_eq!(sel.local(), [0]);
+    }
+
+    /// Ready, on `node`, hinted for `nodes` and for zone-a (the EndpointSlice controller writes
+    /// both for PreferSameNode).
+    fn on_node_hinted(addr: &str, node: &str, nodes: &[&str]) -> Endpoint {
+        Endpoint::new(ip(addr))
+            .on_node(node)
+            .hinted_for(["zone-a"])
+            .hinted_for_nodes(nodes.iter().copied())
+    }
+
+    #[test]
+    fn prefer_same_node_hints() {
+        let zone = Some("zone-a");
+        // Every Ready endpoint has a node hint and one names this node: only it.
+        let e = [
+            on_node_hinted("10.1.0.1", NODE, &[NODE]),
+            on_node_hinted("10.1.0.2", "node-b", &["node-b"]),
+            on_node_hinted("10.1.0.3", "node-c", &["node-c"]),
+        ];
+        let sel = select(&e, NODE, zone);
+        assert_eq!(sel.topology(), Topology::SameNode);
+        assert_eq!(sel.cluster(), [0]);
+        assert_eq!(sel.local(), [0], "the local pool is never filtered");
+        // The hint decides, not where the endpoint runs.
+        let e = [
+            on_node_hinted("10.1.0.1", "node-b", &[NODE, "node-b"]),
+            on_node_hinted("10.1.0.2", "node-b", &["node-b"]),
+        ];
+        let sel = select(&e, NODE, zone);
+        assert_eq!(sel.topology(), Topology::SameNode);
+        assert_eq!(sel.cluster(), [0]);
+        assert!(sel.local().is_empty());
+        // No endpoint hinted for this node: same-zone mode from the zone hints.
+        let e = [
+            on_node_hinted("10.1.0.2", "node-b", &["node-b"]),
+            on_node_hinted("10.1.0.3", "node-c", &["node-c"]).hinted_for(["zone-b"]),
+        ];
+        let sel = select(&e, NODE, zone);
+        assert_eq!(sel.topology(), Topology::SameZone);
+        assert_eq!(sel.cluster(), [0]);
+        // A Ready endpoint without a node hint: no node mode; the zone hints still apply.
+        let e = [
+            on_node_hinted("10.1.0.1", NODE, &[NODE]),
+            ready("10.1.0.2").hinted_for(["zone-a"]),
+            ready("10.1.0.3").hinted_for(["zone-b"]),
+        ];
+        let sel = select(&e, NODE, zone);
+        assert_eq!(sel.topology(), Topology::SameZone);
+        assert_eq!(sel.cluster(), [0, 1]);
+        // Endpoints that are not Ready do not take part in the decision, nor in the pool.
+        let e = [
+            on_node_hinted("10.1.0.1", NODE, &[NODE]),
+            unready("10.1.0.2"),
+            terminating("10.1.0.3"),
+            on_node_hinted("10.1.0.4", "node-b", &["node-b"]),
+        ];
+        let sel = select(&e, NODE, zone);
+        assert_eq!(sel.topology(), Topology::SameNode);
+        assert_eq!(sel.cluster(), [0]);
+        // This node's only endpoint is not Ready, and the Ready one is hinted for another node
+        // and zone: no mode.
+        let e = [
+            on_node_hinted("10.1.0.1", NODE, &[NODE]).with_conditions(Conditions::from_api(
+                Some(false),
+                Some(true),
+                Some(true),
+            )),
+            on_node_hinted("10.1.0.2", "node-b", &["node-b"]).hinted_for(["zone-b"]),
+        ];
+        let sel = select(&e, NODE, zone);
+        assert_eq!(sel.topology(), Topology::Any);
+        assert_eq!(sel.cluster(), [1]);
+        assert_eq!(
+            sel.local(),
+            [0],
+            "the local pool falls back to serving-terminating"
+        );
+        assert!(sel.local_is_terminating());
+        // No Ready endpoint at all: no mode, the serving-terminating fallback ignores hints.
+        let e = [on_node_hinted("10.1.0.2", "node-b", &["node-b"])
+            .with_conditions(Conditions::from_api(Some(false), Some(true), Some(true)))];
+        let sel = select(&e, NODE, zone);
+        assert_eq!(sel.topology(), Topology::Any);
+        assert_eq!(sel.cluster(), [0]);
+        assert!(sel.cluster_is_terminating());
+    }
+
+    #[test]
+    fn unlabelled_node_is_zone_empty_string() {
+        // kube-proxy reads a missing zone label as "", which a hint may name (the API accepts an
+        // empty label value).
+        let e = [
+            ready("10.1.2.3").hinted_for([""]),
+            ready("10.1.2.4").hinted_for(["zone-a"]),
+        ];
+        for zone in [None, Some("")] {
+            let sel = select(&e, NODE, zone);
+            assert_eq!(sel.topology(), Topology::SameZone);
+            assert_eq!(sel.cluster(), [0]);
+        }
+        assert_eq!(select(&e, NODE, Some("zone-a")).cluster(), [1]);
     }
 
     fn seed_service(name: &str) -> seed::SeedService {

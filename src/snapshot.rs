@@ -261,7 +261,7 @@ impl PortPlan {
         self.topology
     }
 
-    /// This port's local Ready, non-terminating endpoints (the health-check count).
+    /// This port's local Ready endpoints, terminating or not (the health-check count).
     pub fn local_ready(&self) -> u32 {
         self.local_ready
     }
@@ -443,8 +443,8 @@ impl ServicePlan {
         self.health_check_node_port
     }
 
-    /// The health-check count: distinct local endpoints that are Ready and not terminating,
-    /// over all ports and families. The health check answers 200 when it is above 0, else 503.
+    /// The health-check count: distinct local endpoints that are Ready (terminating or not, as
+    /// kube-proxy counts them), over all ports and families. The health check answers 200 when it is above 0, else 503.
     pub fn local_ready(&self) -> u32 {
         self.local_ready
     }

@@ -667,7 +667,7 @@ fn s3_traffic_policies_pick_the_pool() {
     assert_eq!(snap.source_class(ip("8.8.8.8")), Source::External);
 }
 
-/// §3 health check: the count of local Ready, non-terminating endpoints, per Service.
+/// §3 health check: the count of local Ready endpoints, per Service.
 #[test]
 fn s3_health_check_counts_local_ready_endpoints() {
     for (node, count) in [(0, 1), (1, 1), (2, 0)] {
@@ -679,11 +679,13 @@ fn s3_health_check_counts_local_ready_endpoints() {
 }
 
 /// §3: the health-check count a caller serves for externalTrafficPolicy Local
-/// (`ServicePlan::local_ready`) counts local endpoints that are Ready and not terminating: a
-/// local endpoint flagged both ready and terminating does not count, nor does a local one that
-/// is only serving, nor a ready one on another node.
+/// (`ServicePlan::local_ready`) counts local Ready endpoints, as kube-proxy's
+/// `getLocalReadyEndpointIPs` does: "terminating ones don't count" means the serving-terminating
+/// ones that are not Ready (what the EndpointSlice controller writes for a terminating Pod); one
+/// flagged both Ready and terminating (publishNotReadyAddresses) counts, as in kube-proxy. A
+/// Ready one on another node never counts.
 #[test]
-fn s3_health_check_count_skips_terminating_even_when_flagged_ready() {
+fn s3_health_check_count_is_local_ready_even_when_terminating() {
     let lb = id("production", "order-api-lb");
     let mut c = seed_catalog(0);
     let mut slices = c.endpoints(&lb).unwrap().to_vec();
@@ -698,12 +700,16 @@ fn s3_health_check_count_skips_terminating_even_when_flagged_ready() {
     slices[0].endpoints.push(extra);
     c.replace_endpoints(&lb, slices.clone()).unwrap();
     assert_eq!(c.compile().service(&lb).unwrap().local_ready(), 1);
-    // The one Ready local endpoint also terminating (as a slice may say): none left to count.
+    // The Ready local endpoint also flagged terminating: still counted.
     slices[0].endpoints[local].conditions =
         Conditions::from_api(Some(true), Some(true), Some(true));
     c.replace_endpoints(&lb, slices.clone()).unwrap();
-    let snap = c.compile();
-    assert_eq!(snap.service(&lb).unwrap().local_ready(), 0);
+    assert_eq!(c.compile().service(&lb).unwrap().local_ready(), 1);
+    // Not Ready any more (serving, terminating): nothing left to count.
+    slices[0].endpoints[local].conditions =
+        Conditions::from_api(Some(false), Some(true), Some(true));
+    c.replace_endpoints(&lb, slices.clone()).unwrap();
+    assert_eq!(c.compile().service(&lb).unwrap().local_ready(), 0);
     // Plain Ready again: 1.
     slices[0].endpoints[local].conditions = Conditions::from_api(Some(true), None, None);
     c.replace_endpoints(&lb, slices).unwrap();

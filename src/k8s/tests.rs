@@ -831,3 +831,57 @@ fn ipv4_mapped_source_ranges_are_refused() {
     lb["spec"]["loadBalancerSourceRanges"] = json!(["203.0.113.0/24", "::/0"]);
     load(&mut Loader::new(), &mut c, &lb).unwrap();
 }
+
+/// `hints.forNodes` load (PreferSameNode, GA in Kubernetes 1.35): the cluster pool keeps the
+/// endpoints hinted for this node, as kube-proxy's `topologyModeFromHints` decides.
+#[test]
+fn node_hints_load_and_select_this_nodes_endpoints() {
+    let ep = |addr: &str, node: &str, zone: &str| {
+        json!({
+            "addresses": [addr], "conditions": {"ready": true}, "nodeName": node, "zone": zone,
+            "hints": {"forZones": [{"name": zone}], "forNodes": [{"name": node}]}
+        })
+    };
+    let mut svc = service("shop", "web", "10.96.7.7");
+    svc["spec"]["trafficDistribution"] = json!("PreferSameNode");
+    let mut sl = slice("shop", "web-abc", "web", &[]);
+    sl["endpoints"] = json!([
+        ep("10.244.1.10", "node-eu-west-1a", "eu-west-1a"),
+        ep("10.244.9.10", "node-eu-west-1z", "eu-west-1a"),
+        ep("10.244.2.10", "node-eu-west-1b", "eu-west-1b")
+    ]);
+    let mut c = catalog();
+    load(&mut Loader::new(), &mut c, &list(vec![svc, sl.clone()])).unwrap();
+    let web = ObjectRef::new("shop", "web");
+    let hints: Vec<Vec<String>> = c.endpoints(&web).unwrap()[0]
+        .endpoints
+        .iter()
+        .map(|e| e.node_hints.clone())
+        .collect();
+    assert_eq!(
+        hints,
+        [
+            ["node-eu-west-1a"],
+            ["node-eu-west-1z"],
+            ["node-eu-west-1b"]
+        ]
+    );
+    let snap = c.compile();
+    let ip: IpAddr = "10.96.7.7".parse().unwrap();
+    let plan = snap.frontend(Protocol::Tcp, ip, 80).unwrap().plan();
+    let cluster: Vec<String> = plan
+        .pool(crate::select::Pool::Cluster)
+        .members()
+        .iter()
+        .map(|&i| plan.backends()[i as usize].address.to_string())
+        .collect();
+    assert_eq!(cluster, ["10.244.1.10"]);
+    // A hint without a name is refused, naming the field.
+    sl["endpoints"][0]["hints"]["forNodes"] = json!([{}]);
+    let err = load(&mut Loader::new(), &mut catalog(), &sl).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("endpoints[0].hints.forNodes[0].name"),
+        "{err}"
+    );
+}

@@ -18,8 +18,8 @@ use super::names::{
 use super::{
     ClusterIps, EndpointSlice, IpFamily, IpFamilyPolicy, NodeConfig, ObjectKind, ObjectRef,
     PortRange, Service, ServiceType, SessionAffinity, TargetPort, TrafficPolicy,
-    MAX_AFFINITY_TIMEOUT_SECONDS, MAX_MAGLEV_TABLE_SIZE, MAX_SLICE_ENDPOINTS, MAX_SLICE_PORTS,
-    MAX_ZONE_HINTS,
+    MAX_AFFINITY_TIMEOUT_SECONDS, MAX_MAGLEV_TABLE_SIZE, MAX_NODE_HINTS, MAX_SLICE_ENDPOINTS,
+    MAX_SLICE_PORTS, MAX_ZONE_HINTS,
 };
 
 /// Why an object was rejected: which object, which field, what is wrong.
@@ -642,6 +642,21 @@ impl EndpointSlice {
                 if !is_label_value(zone) {
                     return Err(cx.err(field, ErrorKind::InvalidName(NameFormat::LabelValue)));
                 }
+            }
+            if e.node_hints.len() > MAX_NODE_HINTS {
+                return Err(cx.err(
+                    format!("endpoints[{i}].hints.forNodes"),
+                    ErrorKind::TooMany {
+                        max: MAX_NODE_HINTS,
+                    },
+                ));
+            }
+            for (j, node) in e.node_hints.iter().enumerate() {
+                let field = format!("endpoints[{i}].hints.forNodes[{j}].name");
+                if e.node_hints[..j].contains(node) {
+                    return Err(cx.err(field, ErrorKind::Duplicate));
+                }
+                cx.name(&field, node, NameFormat::Dns1123Subdomain)?;
             }
         }
         if self.ports.len() > MAX_SLICE_PORTS {
@@ -1405,6 +1420,38 @@ mod tests {
             &s,
             "endpoints[0].hints.forZones[0].name",
             ErrorKind::InvalidName(NameFormat::LabelValue),
+        );
+    }
+
+    #[test]
+    fn slice_node_hints() {
+        let mut s = slice();
+        let nodes: Vec<String> = (0..8).map(|i| format!("node-{i}.example")).collect();
+        s.endpoints[0].node_hints = nodes.clone();
+        assert_eq!(s.validate("default"), Ok(()));
+        s.endpoints[0].node_hints.push("node-8".into());
+        slice_rejects(
+            &s,
+            "endpoints[0].hints.forNodes",
+            ErrorKind::TooMany { max: 8 },
+        );
+        s.endpoints[0].node_hints = vec!["node-a".into(), "node-a".into()];
+        slice_rejects(
+            &s,
+            "endpoints[0].hints.forNodes[1].name",
+            ErrorKind::Duplicate,
+        );
+        s.endpoints[0].node_hints = vec!["Node_A".into()];
+        slice_rejects(
+            &s,
+            "endpoints[0].hints.forNodes[0].name",
+            ErrorKind::InvalidName(NameFormat::Dns1123Subdomain),
+        );
+        s.endpoints[0].node_hints = vec![String::new()];
+        slice_rejects(
+            &s,
+            "endpoints[0].hints.forNodes[0].name",
+            ErrorKind::Required,
         );
     }
 
