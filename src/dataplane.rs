@@ -94,7 +94,10 @@
 //!   ([`WorkerConfig::fragments`]); later fragments of the same datagram (same addresses,
 //!   protocol and identification) get the same address rewrite. A later fragment that arrives
 //!   before its first fragment, or after the entry was reused or expired, is dropped when it
-//!   is addressed to a Service ([`DropReason::Fragment`]) and passed otherwise.
+//!   is addressed to a cluster IP, an externalIP, an LB IP or another service-CIDR address
+//!   ([`DropReason::Fragment`], [`Snapshot::is_service_destination`]) and passed otherwise
+//!   (a NodePort address is the node's own: without ports nothing tells a request from the
+//!   node's own traffic).
 
 use core::fmt;
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -196,7 +199,8 @@ pub enum DropReason {
     TrafficPolicy,
     /// An address inside a service CIDR that no Service holds.
     UnallocatedServiceIp,
-    /// A non-first IP fragment addressed to a service address (fragments are not tracked).
+    /// A non-first IP fragment addressed to a cluster IP, externalIP, LB IP or service-CIDR
+    /// address whose first fragment this worker has not seen (or no longer remembers).
     Fragment,
     /// The packet must be masqueraded but the node has no address of its family (or the
     /// worker already knows [`conntrack::MAX_SNAT_ADDRS`] others).
@@ -1461,8 +1465,13 @@ impl Worker {
 ///    traffic at all): by its destination address;
 /// 4. an ICMP error: as its quoted packet with source and destination swapped.
 ///
-/// Addresses are hashed with [`steering_hash`]. `None` for a later IP fragment (no ports)
-/// to a masquerade address: the caller reassembles the datagram first. A packet that does not
+/// A later IP fragment has no ports: to a cluster IP, externalIP, LB IP or service-CIDR address
+/// it is a request, steered by its source like its first fragment; to a masquerade address, or
+/// to a NodePort address while the snapshot has NodePorts, a request cannot be told from a
+/// reply, and `steer` returns `None`: the caller reassembles the datagram first. Any other
+/// later fragment goes by its destination (rule 3).
+///
+/// Addresses are hashed with [`steering_hash`]. A packet that does not
 /// parse goes to worker 0 (it gets [`Verdict::Invalid`] or [`Verdict::Pass`] anywhere).
 /// `workers` 0 counts as 1. Allocates nothing and cannot panic.
 pub fn steer(snap: &Snapshot, pkt: &[u8], workers: u16) -> Option<u16> {
@@ -1476,7 +1485,14 @@ pub fn steer(snap: &Snapshot, pkt: &[u8], workers: u16) -> Option<u16> {
     };
     let masquerade = snap.config().primary_ip(IpFamily::of(t.dst)) == Some(t.dst);
     if nonfirst {
-        return (!masquerade).then(|| by_address(t.dst));
+        // No ports. To a frontend address: a request, by source like its first fragment. To
+        // a masquerade address, or to a NodePort address while there are NodePorts (a request
+        // or a reply, which cannot be told apart): reassemble first. Else by destination.
+        if snap.is_service_destination(t.dst) {
+            return Some(by_address(t.src));
+        }
+        let node_ports = snap.is_node_port_address(t.dst) && snap.has_node_ports();
+        return (!masquerade && !node_ports).then(|| by_address(t.dst));
     }
     if let Some(protocol) = Protocol::from_number(t.protocol) {
         if matches!(
@@ -1757,11 +1773,12 @@ fn flow_key(snap: &Snapshot, p: &Parsed) -> Result<FlowKey, Verdict> {
             None => Err(Verdict::Pass),
         },
         Kind::Fragment => {
-            // A later fragment has no ports: drop it when it goes to a cluster IP or another
-            // service address, whatever its protocol.
-            match snap.service_address(p.tuple.dst) {
-                Lookup::NotService => Err(Verdict::Pass),
-                _ => Err(Verdict::Drop(DropReason::Fragment)),
+            // A later fragment has no ports: drop it when it goes to a cluster IP, an
+            // externalIP, an LB IP or another service address, whatever its protocol.
+            if snap.is_service_destination(p.tuple.dst) {
+                Err(Verdict::Drop(DropReason::Fragment))
+            } else {
+                Err(Verdict::Pass)
             }
         }
         _ => Ok(FlowKey::from_tuple(&p.tuple)),

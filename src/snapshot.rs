@@ -27,6 +27,7 @@
 //! For debugging, [`Snapshot::services`], [`Snapshot::frontends`] and the `Display`
 //! implementation list what a snapshot holds, like `kubectl get endpoints`.
 
+use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -660,6 +661,9 @@ pub(crate) struct Tables {
     pub(crate) vips: ChunkMap<VipKey, Arc<PortPlan>>,
     pub(crate) node_ports: ChunkMap<NodePortKey, Arc<PortPlan>>,
     pub(crate) cluster_ips: ChunkMap<AddrKey, Arc<ServicePlan>>,
+    /// How many frontends each cluster IP, externalIP and LB IP has (for packets without
+    /// ports: later IP fragments).
+    pub(crate) vip_addrs: ChunkMap<AddrKey, u32>,
     pub(crate) services: ChunkMap<ObjectRef, Arc<ServicePlan>>,
     /// The Service ports with ClientIP affinity, by affinity identity: a worker drops the pins
     /// of a new snapshot's departed endpoints at once (`Worker::on_snapshot`).
@@ -723,11 +727,41 @@ impl Tables {
                 }
             }
         }
+        self.count_vip_addresses(old, new);
         self.vips.apply(vip_rm, vip_in);
         self.node_ports.apply(np_rm, np_in);
         self.cluster_ips.apply(ip_rm, ip_in);
         self.services.apply(svc_rm, svc_in);
         self.affinity.apply(aff_rm, aff_in);
+    }
+
+    /// Updates `vip_addrs` for the frontends of `old` plans leaving and `new` ones arriving;
+    /// only the addresses they name are touched.
+    fn count_vip_addresses(&mut self, old: &[Arc<ServicePlan>], new: &[Arc<ServicePlan>]) {
+        let addrs = |plans: &[Arc<ServicePlan>]| -> Vec<AddrKey> {
+            plans
+                .iter()
+                .flat_map(|p| p.frontends.iter().filter_map(|f| f.address))
+                .map(AddrKey::new)
+                .collect()
+        };
+        let mut delta: BTreeMap<AddrKey, i64> = BTreeMap::new();
+        for key in addrs(old) {
+            *delta.entry(key).or_default() -= 1;
+        }
+        for key in addrs(new) {
+            *delta.entry(key).or_default() += 1;
+        }
+        let mut removes = Vec::new();
+        let mut inserts = Vec::new();
+        for (key, d) in delta.into_iter().filter(|&(_, d)| d != 0) {
+            let count = i64::from(self.vip_addrs.get(&key).copied().unwrap_or(0)) + d;
+            removes.push(key);
+            if let Ok(count @ 1..) = u32::try_from(count) {
+                inserts.push((key, count));
+            }
+        }
+        self.vip_addrs.apply(removes, inserts);
     }
 }
 
@@ -829,6 +863,26 @@ impl Snapshot {
     #[inline]
     pub fn is_node_port_address(&self, address: IpAddr) -> bool {
         self.node_port_ips.contains(&address)
+    }
+
+    /// True when some Service has a NodePort (on this node's NodePort addresses).
+    pub fn has_node_ports(&self) -> bool {
+        self.tables.node_ports.len() > 0
+    }
+
+    /// True when some frontend is at `address`: a cluster IP, externalIP or load-balancer IP
+    /// with at least one port (not a NodePort address). O(1).
+    pub fn has_frontends_at(&self, address: IpAddr) -> bool {
+        self.tables.vip_addrs.get(&AddrKey::new(address)).is_some()
+    }
+
+    /// True when a packet to `address` that carries no ports (a later IP fragment) is Service
+    /// traffic: `address` has frontends ([`has_frontends_at`](Self::has_frontends_at)), or is
+    /// a cluster IP or another address of a service CIDR. (A NodePort address is the node's
+    /// own, so this cannot tell without ports; it answers false.)
+    pub fn is_service_destination(&self, address: IpAddr) -> bool {
+        self.has_frontends_at(address)
+            || !matches!(self.service_address(address), Lookup::NotService)
     }
 
     /// Everything the table says about a packet to (`protocol`, `address`, `port`): a frontend

@@ -2483,3 +2483,69 @@ fn steering_keeps_both_directions_and_icmp_errors_on_one_worker() {
     assert!(masqueraded >= 120, "{masqueraded}");
     assert!(spread.iter().all(|&n| n >= 20), "{spread:?}");
 }
+
+/// With several workers, the later fragments of a request to a frontend are steered like its
+/// first fragment (by source), so they meet the fragment entry the first one left.
+#[test]
+fn later_fragments_of_a_request_reach_the_first_fragments_worker() {
+    use svcplane::dataplane::steer;
+    let snap = seed_snap(0);
+    let workers = 4u16;
+    let mut ws = split_workers(workers, 70);
+    for i in 1..=40u8 {
+        let mut s = udp(&format!("10.244.1.{i}"), 5353, "10.96.0.10", 53);
+        s.payload = (0..40u8).collect();
+        s.ident = 0x4000 + u16::from(i);
+        let l4 = s.l4();
+        let mut first = s.packet_with(&l4[..24], Some((0, true)));
+        let mut later = s.packet_with(&l4[24..], Some((24, false)));
+        let wf = steer(&snap, &first, workers).unwrap();
+        let wl = steer(&snap, &later, workers).expect("not to a masquerade address");
+        assert_eq!(wf, wl, "client 10.244.1.{i}");
+        let w = &mut ws[usize::from(wf)];
+        assert_eq!(w.process(&snap, &mut first, &at(1)), Verdict::Forward);
+        assert_eq!(w.process(&snap, &mut later, &at(1)), Verdict::Forward);
+    }
+    // To a NodePort address that is not the masquerade address (NodePorts on every node
+    // address): a request or a reply to the node's own connection, which nothing tells apart
+    // without ports: reassemble first. To any other address: by destination.
+    let mut config = seed::node(0);
+    config.node_port_addresses = svcplane::model::NodePortAddresses::All;
+    let all = catalog_with(config, false).compile();
+    let mut s = udp("203.0.113.9", 5353, "54.123.45.67", 30080);
+    s.payload = (0..40u8).collect();
+    let later = s.packet_with(&s.l4()[24..], Some((24, false)));
+    assert!(all.is_node_port_address(ip("54.123.45.67")));
+    assert_eq!(steer(&all, &later, workers), None);
+    assert!(
+        steer(&snap, &later, workers).is_some(),
+        "not a NodePort address by default"
+    );
+}
+
+/// A later fragment that arrives before its first one is dropped when it goes to an LB IP or
+/// an externalIP, as to a cluster IP; to a NodePort address it passes.
+#[test]
+fn early_later_fragments_to_lb_and_external_ips_are_dropped() {
+    let mut c = catalog(0, false);
+    let pricing = ObjectRef::new("production", "pricing-engine-svc");
+    edit_service(&mut c, &pricing, |svc| {
+        svc.external_ips = vec![ip("203.0.113.50")]
+    });
+    let snap = c.compile();
+    let mut w = worker(71);
+    for (dst, want) in [
+        ("198.51.100.7", Verdict::Drop(DropReason::Fragment)),
+        ("203.0.113.50", Verdict::Drop(DropReason::Fragment)),
+        ("10.96.200.200", Verdict::Drop(DropReason::Fragment)),
+        ("192.168.0.10", Verdict::Pass),
+        ("8.8.8.8", Verdict::Pass),
+    ] {
+        let mut s = tcp("203.0.113.9", 40000, dst, 80, SYN);
+        s.payload = (0..40u8).collect();
+        let mut later = s.packet_with(&s.l4()[24..], Some((24, false)));
+        let before = later.clone();
+        assert_eq!(w.process(&snap, &mut later, &at(1)), want, "to {dst}");
+        assert_eq!(later, before);
+    }
+}

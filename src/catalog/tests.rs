@@ -385,6 +385,45 @@ fn s1_external_ips_are_external_frontends_without_source_ranges() {
     assert!(f.plan().source_allowed(f.kind(), ip("8.8.8.8")));
 }
 
+/// Addresses with frontends are counted per frontend, so two Services sharing an externalIP on
+/// different ports keep it a Service destination (for later IP fragments) until both leave it.
+#[test]
+fn frontend_addresses_are_counted_across_services() {
+    let mut c = seed_catalog(0);
+    let shared = ip("203.0.113.50");
+    let snap = c.compile();
+    assert!(!snap.has_frontends_at(shared));
+    assert!(snap.has_frontends_at(ip("198.51.100.7")), "an LB IP");
+    assert!(snap.has_frontends_at(ip("10.96.33.91")), "a cluster IP");
+    assert!(
+        !snap.has_frontends_at(ip("192.168.0.10")),
+        "a NodePort address"
+    );
+    assert!(
+        snap.is_service_destination(ip("10.96.200.200")),
+        "in the service CIDR"
+    );
+    assert!(!snap.is_service_destination(ip("192.168.0.10")));
+    let pricing = id("production", "pricing-engine-svc");
+    let monitoring = id("production", "monitoring-api-svc");
+    for svc in [&pricing, &monitoring] {
+        let mut s = c.service(svc).unwrap().clone();
+        s.external_ips = vec![shared];
+        c.upsert_service(s).unwrap();
+    }
+    let snap = c.compile();
+    assert!(snap.has_frontends_at(shared) && snap.is_service_destination(shared));
+    let mut s = c.service(&pricing).unwrap().clone();
+    s.external_ips.clear();
+    c.upsert_service(s).unwrap();
+    let snap = c.compile();
+    assert!(snap.has_frontends_at(shared), "monitoring still holds it");
+    c.remove_service(&monitoring);
+    let snap = c.compile();
+    assert!(!snap.has_frontends_at(shared));
+    assert!(!snap.is_service_destination(shared));
+}
+
 /// §1 loadBalancerSourceRanges apply to LB IPs only — never to NodePort or ClusterIP — and drop
 /// pods outside the ranges too.
 #[test]
