@@ -18,7 +18,10 @@
 //!   without shared state; the table only pins a choice across backend changes within the
 //!   timeout.
 //! - Time is the caller's, in whole seconds of a monotonic clock. An entry is live while
-//!   `now - last_used < timeout`; it is refreshed by new connections ([`Affinity::set`]).
+//!   `now - last_used <= timeout`: with both instants rounded down to whole seconds, a pin
+//!   lives at least its timeout after its last use and less than one second more, never less
+//!   (`timeoutSeconds: 1` must not expire a pin within milliseconds). It is refreshed by new
+//!   connections ([`Affinity::set`]).
 //! - An entry whose backend is no longer in the pool the packet uses is deleted by the caller
 //!   ([`Affinity::remove`]) as soon as it is found (the dataplane does this on lookup).
 //!
@@ -54,7 +57,7 @@ struct Entry {
 
 impl Entry {
     fn live(&self, now: u32) -> bool {
-        self.timeout != 0 && now.saturating_sub(self.last_used) < self.timeout
+        self.timeout != 0 && now.saturating_sub(self.last_used) <= self.timeout
     }
 }
 
@@ -283,7 +286,12 @@ mod tests {
         a.set(1, c, ip("10.244.1.5"), 100, 10);
         assert_eq!(a.get(1, c, 50), Some(ip_key(ip("10.244.1.5"))));
         assert_eq!(a.get(2, c, 50), None, "another port has its own pin");
-        assert_eq!(a.get(1, c, 110), None, "timed out");
+        assert_eq!(
+            a.get(1, c, 110),
+            Some(ip_key(ip("10.244.1.5"))),
+            "its whole timeout: rounded to seconds, never shorter"
+        );
+        assert_eq!(a.get(1, c, 111), None, "timed out");
         a.set(1, c, ip("10.244.1.5"), 100, 100);
         assert_eq!(
             a.get(1, c, 150),

@@ -8,7 +8,8 @@
 //! half-open, unreplied or closed, as Linux's `early_drop` picks only unassured flows), else
 //! the least recently seen of them all (svcplane never refuses a new flow) — and counts it
 //! ([`Stats::evicted`]); it never fails silently and never grows. Time is passed in by the
-//! caller (whole seconds of any monotonic clock).
+//! caller (whole seconds of any monotonic clock); a flow expires once more than its timeout
+//! has passed in those seconds, so it lives at least its timeout, never less.
 //!
 //! # Layout
 //!
@@ -883,7 +884,10 @@ impl Conntrack {
     #[inline(always)]
     fn expired(&self, flow: &Flow, now: u32) -> bool {
         let timeout = self.timeouts.of(flow.key.protocol, flow.state);
-        now.saturating_sub(flow.last_seen) >= timeout
+        // Both instants are rounded down to whole seconds: expiring only once more than the
+        // timeout has passed in whole seconds keeps a flow at least its timeout (and less than
+        // one second more), never less.
+        now.saturating_sub(flow.last_seen) > timeout
     }
 
     fn evict(&mut self, now: u32) {
@@ -1115,7 +1119,7 @@ mod tests {
                 let i = rng.below(64) as u32;
                 let k = key(i);
                 let expired = |f: &Flow, now: u32| {
-                    now.saturating_sub(f.last_seen) >= t.of(f.key.protocol, f.state)
+                    now.saturating_sub(f.last_seen) > t.of(f.key.protocol, f.state)
                 };
                 match rng.below(10) {
                     0..=2 if model.len() < cap => {
@@ -1279,20 +1283,20 @@ mod tests {
         assert_eq!(ct.touch(id, o, 0x10, 200_100), Some(State::FinFromClient));
         assert!(ct.lookup(&k, 200_100 + 3_599).is_some());
         assert_eq!(ct.touch(id, r, 0x11, 203_000), Some(State::FinBoth));
-        assert!(ct.lookup(&k, 203_119).is_some());
-        assert!(ct.lookup(&k, 203_120).is_none(), "time-wait is 120 s");
+        assert!(ct.lookup(&k, 203_119 + 1).is_some());
+        assert!(ct.lookup(&k, 203_120 + 1).is_none(), "time-wait is 120 s");
         assert_eq!(ct.stats().expired, 1);
 
         let id = ct.insert(Flow::new(k, v4(20), 8080, 0)).unwrap();
         assert!(
-            ct.lookup(&k, 120).is_none(),
+            ct.lookup(&k, 120 + 1).is_none(),
             "an unanswered SYN lasts 120 s"
         );
         let id2 = ct.insert(Flow::new(k, v4(20), 8080, 0)).unwrap();
         assert_ne!(ct.get(id).map(|f| f.last_seen), Some(1));
         assert_eq!(ct.touch(id2, r, 0x04, 5), Some(State::Closed));
-        assert!(ct.lookup(&k, 14).is_some());
-        assert!(ct.lookup(&k, 15).is_none(), "10 s after a RST");
+        assert!(ct.lookup(&k, 14 + 1).is_some());
+        assert!(ct.lookup(&k, 15 + 1).is_none(), "10 s after a RST");
 
         // A FIN nobody answers (the peer is gone): the entry lasts 120 s, not the hour.
         let g = FlowKey::new(6, v4(5), 40000, v4(100), 80);
@@ -1300,30 +1304,30 @@ mod tests {
         assert_eq!(ct.touch(id, r, 0x12, 0), Some(State::Replied));
         assert_eq!(ct.touch(id, o, 0x10, 0), Some(State::Established));
         assert_eq!(ct.touch(id, r, 0x11, 10), Some(State::FinWaitBackend));
-        assert!(ct.lookup(&g, 10 + 119).is_some());
-        assert!(ct.lookup(&g, 10 + 120).is_none(), "FIN_WAIT is 120 s");
+        assert!(ct.lookup(&g, 10 + 119 + 1).is_some());
+        assert!(ct.lookup(&g, 10 + 120 + 1).is_none(), "FIN_WAIT is 120 s");
         // A FIN answered by the other side's FIN at once (FIN|ACK both ways): time-wait.
         let id = ct.insert(Flow::new(g, v4(20), 8080, 0)).unwrap();
         assert_eq!(ct.touch(id, r, 0x12, 0), Some(State::Replied));
         assert_eq!(ct.touch(id, o, 0x10, 0), Some(State::Established));
         assert_eq!(ct.touch(id, r, 0x11, 1), Some(State::FinWaitBackend));
         assert_eq!(ct.touch(id, o, 0x11, 1), Some(State::FinBoth));
-        assert!(ct.lookup(&g, 1 + 119).is_some());
-        assert!(ct.lookup(&g, 1 + 120).is_none(), "time-wait is 120 s");
+        assert!(ct.lookup(&g, 1 + 119 + 1).is_some());
+        assert!(ct.lookup(&g, 1 + 120 + 1).is_none(), "time-wait is 120 s");
 
         // SYN+FIN, or a FIN before the handshake, keeps the SYN timeout (120 s).
         let f = FlowKey::new(6, v4(4), 40000, v4(100), 80);
         let id = ct.insert(Flow::new(f, v4(20), 8080, 0)).unwrap();
         assert_eq!(ct.touch(id, o, 0x03, 0), Some(State::New));
         assert_eq!(ct.touch(id, o, 0x01, 0), Some(State::New));
-        assert!(ct.lookup(&f, 120).is_none(), "not close-wait");
+        assert!(ct.lookup(&f, 120 + 1).is_none(), "not close-wait");
 
         // A SYN-ACK that the client never acknowledges (a spoofed SYN): gone after 60 s.
         let s = FlowKey::new(6, v4(3), 40000, v4(100), 80);
         let id = ct.insert(Flow::new(s, v4(20), 8080, 0)).unwrap();
         assert_eq!(ct.touch(id, r, 0x12, 1), Some(State::Replied));
-        assert!(ct.lookup(&s, 60).is_some());
-        assert!(ct.lookup(&s, 61).is_none(), "SYN_RECV is 60 s");
+        assert!(ct.lookup(&s, 60 + 1).is_some());
+        assert!(ct.lookup(&s, 61 + 1).is_none(), "SYN_RECV is 60 s");
 
         // UDP: 30 s unreplied and after a single reply (a DNS query and its answer), 120 s
         // once a packet follows the reply.
@@ -1331,13 +1335,13 @@ mod tests {
         let id = ct.insert(Flow::new(u, v4(20), 53, 0)).unwrap();
         assert_eq!(ct.touch(id, o, 0, 10), Some(State::New));
         assert_eq!(ct.touch(id, r, 0, 29), Some(State::Replied));
-        assert!(ct.lookup(&u, 29 + 29).is_some());
-        assert!(ct.lookup(&u, 29 + 30).is_none(), "one reply: 30 s");
+        assert!(ct.lookup(&u, 29 + 29 + 1).is_some());
+        assert!(ct.lookup(&u, 29 + 30 + 1).is_none(), "one reply: 30 s");
         let id = ct.insert(Flow::new(u, v4(20), 53, 0)).unwrap();
         assert_eq!(ct.touch(id, r, 0, 1), Some(State::Replied));
         assert_eq!(ct.touch(id, o, 0, 2), Some(State::Established));
-        assert!(ct.lookup(&u, 2 + 119).is_some());
-        assert!(ct.lookup(&u, 2 + 120).is_none(), "stream: 120 s");
+        assert!(ct.lookup(&u, 2 + 119 + 1).is_some());
+        assert!(ct.lookup(&u, 2 + 120 + 1).is_none(), "stream: 120 s");
     }
 
     /// SCTP: an association closed by ABORT or by the SHUTDOWN exchange frees its entry after
@@ -1369,15 +1373,15 @@ mod tests {
             "after the SHUTDOWN ACK, an INIT is a new association"
         );
         assert!(!ct.reopens(id, r, INIT), "only from the client");
-        assert!(ct.lookup(&k, 101 + 2).is_some());
-        assert!(ct.lookup(&k, 101 + 3).is_none(), "shutting down: 3 s");
+        assert!(ct.lookup(&k, 101 + 2 + 1).is_some());
+        assert!(ct.lookup(&k, 101 + 3 + 1).is_none(), "shutting down: 3 s");
         let id = ct.insert(Flow::new(k, v4(20), 3868, 200)).unwrap();
         assert_eq!(ct.touch(id, r, INIT_ACK, 200), Some(State::Established));
         assert_eq!(ct.touch(id, r, SHUTDOWN, 201), Some(State::FinWaitBackend));
         assert_eq!(ct.touch(id, o, SHUTDOWN_ACK, 201), Some(State::FinBoth));
         assert_eq!(ct.touch(id, r, SHUTDOWN_COMPLETE, 202), Some(State::Closed));
-        assert!(ct.lookup(&k, 202 + 9).is_some());
-        assert!(ct.lookup(&k, 202 + 10).is_none(), "closed: 10 s");
+        assert!(ct.lookup(&k, 202 + 9 + 1).is_some());
+        assert!(ct.lookup(&k, 202 + 10 + 1).is_none(), "closed: 10 s");
         // ABORT from either side, whatever the state (bundled after DATA: bits combine).
         let id = ct.insert(Flow::new(k, v4(20), 3868, 300)).unwrap();
         assert_eq!(ct.touch(id, r, 0, 300), Some(State::Established));
@@ -1390,8 +1394,8 @@ mod tests {
         // A closed flow that sees the client's INIT (a caller driving the table itself) starts
         // over.
         assert_eq!(ct.touch(id, o, INIT, 302), Some(State::New));
-        assert!(ct.lookup(&k, 302 + 29).is_some());
-        assert!(ct.lookup(&k, 302 + 30).is_none(), "unreplied: 30 s");
+        assert!(ct.lookup(&k, 302 + 29 + 1).is_some());
+        assert!(ct.lookup(&k, 302 + 30 + 1).is_none(), "unreplied: 30 s");
         // TCP's flags never reopen an SCTP flow, nor SCTP's a TCP one.
         let id = ct.insert(Flow::new(k, v4(20), 3868, 400)).unwrap();
         assert_eq!(ct.touch(id, o, ABORT | INIT, 400), Some(State::Closed));

@@ -164,7 +164,9 @@ pub enum Ingress {
 /// What the caller knows about a packet besides its bytes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Meta {
-    /// The caller's monotonic clock, in nanoseconds.
+    /// The caller's monotonic clock, in nanoseconds. Flows, affinity pins and fragment entries
+    /// keep whole seconds of it: each lives at least its timeout after its last packet, and
+    /// less than one second more (never less, whatever the sub-second phase).
     pub now_ns: u64,
     /// Where the packet came from.
     pub ingress: Ingress,

@@ -372,8 +372,10 @@ fn half_open_tcp_and_single_reply_udp_keep_the_kernels_short_timeouts() {
     let (v, _) = run(&mut w, &snap, &syn_ack, &at(10));
     assert_eq!(v, Verdict::Forward);
     let spoofed = key("10.244.1.77", 1111, vip, 80, 6);
-    assert!(w.conntrack().peek(&spoofed, 69).is_some());
-    assert!(w.conntrack().peek(&spoofed, 70).is_none(), "SYN_RECV: 60 s");
+    // Times are whole seconds: an entry lives its whole timeout, expiring once more than that
+    // has passed.
+    assert!(w.conntrack().peek(&spoofed, 70).is_some());
+    assert!(w.conntrack().peek(&spoofed, 71).is_none(), "SYN_RECV: 60 s");
 
     // A real handshake: established for a day.
     let syn = tcp("10.244.1.100", 2222, vip, 80, SYN);
@@ -405,8 +407,8 @@ fn half_open_tcp_and_single_reply_udp_keep_the_kernels_short_timeouts() {
             forward(&mut w, &snap, &q, &at(20));
         }
         let k = key("10.244.1.100", port, "10.96.0.10", 53, 17);
-        assert!(w.conntrack().peek(&k, 20 + lasts as u32 - 1).is_some());
-        assert!(w.conntrack().peek(&k, 20 + lasts as u32).is_none());
+        assert!(w.conntrack().peek(&k, 20 + lasts as u32).is_some());
+        assert!(w.conntrack().peek(&k, 20 + lasts as u32 + 1).is_none());
     }
 }
 
@@ -1200,7 +1202,7 @@ fn later_fragments_follow_their_first_fragment() {
         // After the fragment timeout the decision is forgotten.
         let mut stale = early.clone();
         assert_eq!(
-            w.process(&snap, &mut stale, &at(1 + u64::from(FRAGMENT_TIMEOUT))),
+            w.process(&snap, &mut stale, &at(2 + u64::from(FRAGMENT_TIMEOUT))),
             Verdict::Drop(DropReason::Fragment)
         );
     }
@@ -2548,4 +2550,30 @@ fn early_later_fragments_to_lb_and_external_ips_are_dropped() {
         assert_eq!(w.process(&snap, &mut later, &at(1)), want, "to {dst}");
         assert_eq!(later, before);
     }
+}
+
+/// Time is kept in whole seconds, but nothing lives less than its timeout: a ClientIP pin with
+/// `timeoutSeconds: 1` made at 10.9 s still holds at 11.1 s (it used to be gone, 0.2 s after
+/// its last use), and is gone once more than a second has passed in whole seconds.
+#[test]
+fn a_one_second_affinity_pin_lives_at_least_one_second() {
+    use svcplane::model::SessionAffinity;
+    let mut cat = catalog(0, false);
+    let id = ObjectRef::new("default", "my-api");
+    edit_service(&mut cat, &id, |svc| {
+        svc.session_affinity = SessionAffinity::ClientIp { timeout_seconds: 1 };
+    });
+    let snap = cat.compile();
+    let mut w = worker(72);
+    let s = tcp("10.244.3.77", 30000, "10.96.45.100", 80, SYN);
+    forward(&mut w, &snap, &s, &Meta::new(10_900_000_000));
+    let next = tcp("10.244.3.77", 30001, "10.96.45.100", 80, SYN);
+    let rule = |ns: u64| w.explain(&snap, &next.packet(), &Meta::new(ns)).rule;
+    assert_eq!(rule(11_100_000_000), Rule::AffinityPin, "0.2 s later");
+    assert_eq!(rule(11_999_000_000), Rule::AffinityPin, "1.1 s later");
+    assert_ne!(
+        rule(12_000_000_000),
+        Rule::AffinityPin,
+        "two whole seconds on: gone"
+    );
 }

@@ -118,7 +118,7 @@ impl Fragments {
         self.slots
             .get(self.set(key))?
             .iter()
-            .find(|s| s.live && s.key == *key && now < s.expires)
+            .find(|s| s.live && s.key == *key && now <= s.expires)
             .map(|s| s.decision)
     }
 
@@ -134,7 +134,7 @@ impl Fragments {
         let pick = set
             .iter()
             .position(|s| s.live && s.key == key)
-            .or_else(|| set.iter().position(|s| !s.live || now >= s.expires))
+            .or_else(|| set.iter().position(|s| !s.live || now > s.expires))
             .or_else(|| {
                 set.iter()
                     .enumerate()
