@@ -15,17 +15,18 @@
 //! - `established`: a client→ClusterIP ACK of a flow already in conntrack (SYN and SYN-ACK
 //!   were processed before);
 //! - `new_flow/one_service`: a SYN with a different client port each packet, all to one
-//!   Service; `new_flow/spread`: the same, each to a Service drawn at random (4,096 distinct
-//!   ones at 100,000 Services), so the service table and the Maglev tables are touched like
-//!   real traffic would;
+//!   Service; `new_flow/spread`: the same, each to a Service drawn at random (4,096 draws:
+//!   4,026 distinct Services at 100,000), so the service table and the Maglev tables are
+//!   touched like real traffic would;
 //! - `reply`: the backend→client ACK of an established flow;
 //! - `burst32`: `process_burst` of 32 ACKs of 32 established flows (to 32 random Services),
 //!   reported per packet;
 //! - `new_flow_burst32`: the new-flow rings of `new_flow`, 32 SYNs per `process_burst`,
 //!   reported per packet;
-//! - `burst32_of_65536_flows`: bursts of 32 ACKs drawn at random from 65,536 established
-//!   flows (10 Services), so that the flow table is out of cache: `process_burst` against
-//!   `process` on each of the 32 packets (and `burst32` has the same pair for its 32 hot flows).
+//! - `burst32_of_65536_flows`: bursts of 32 ACKs from a ring of 16,384 drawn at random (with
+//!   replacement) from 65,536 established flows (10 Services): 14,484 distinct flows, about
+//!   2 MB of flow-table lines, beyond L2 but within L3: `process_burst` against `process` on
+//!   each of the 32 packets (and `burst32` has the same pair for its 32 hot flows).
 //!
 //! Every iteration first restores its packet(s) from a fixed-size array copy (inline moves), in
 //! the baselines too. New flows come from a precomputed ring of 4,096 SYNs; the timed loop
