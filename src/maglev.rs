@@ -69,7 +69,7 @@
 //! Building walks each backend's permutation to its next empty slot: O(M log M) probes in
 //! expectation, cut to O(M log √M) by an endgame that, once only about √(M/2) slots are empty,
 //! finds each turn's slot by arithmetic over the empty slots (same result; exact floating-point
-//! arithmetic, four lanes, vectorised). While more than M/8 slots are empty and the turn cycle
+//! arithmetic, four lanes, vectorised). While more than M/16 slots are empty and the turn cycle
 //! has runs of distinct backends (4 or more turns on average: at least 4 equal-weight
 //! backends), each turn makes the first steps of its backend's next walk right away,
 //! branch-free, and the walks that need more are advanced together, also branch-free, so that
@@ -613,8 +613,10 @@ struct Filler {
 }
 
 /// Speculative cycles (see `Filler::speculative_cycle`) run while more than `m / this` slots
-/// are empty. Only speed depends on this, never the table.
-const SPECULATE_UNTIL_DIV: u32 = 8;
+/// are empty. Only speed depends on this, never the table. 16 since the seventh session of
+/// 2026-12-03: 3–8% faster than 8 at N = 10, 100 and 1,000 in an A/B driver on the host of
+/// that day (earlier sessions found 8 and 16 within noise; `BENCHMARKS.md`).
+const SPECULATE_UNTIL_DIV: u32 = 16;
 
 /// Walk steps made right after each turn in `speculative_segment`.
 const TURN_WIDTH: usize = 3;
