@@ -615,6 +615,7 @@ fn build_plan(
         external_policy: service.external_traffic_policy,
         health_check_node_port: service.health_check_node_port,
         local_ready: 0,
+        local_ready_v6: 0,
         ports: Vec::new(),
         frontends: Vec::new(),
     };
@@ -728,6 +729,8 @@ fn build_plan(
         }
     }
     plan.local_ready = u32::try_from(local_ready.len()).unwrap_or(u32::MAX);
+    let v6 = local_ready.iter().filter(|a| a.is_ipv6()).count();
+    plan.local_ready_v6 = u32::try_from(v6).unwrap_or(u32::MAX);
     plan.frontends = frontend_specs(config, service)
         .into_iter()
         .map(|s| s.record)

@@ -351,6 +351,8 @@ pub struct ServicePlan {
     pub(crate) external_policy: TrafficPolicy,
     pub(crate) health_check_node_port: Option<u16>,
     pub(crate) local_ready: u32,
+    /// The IPv6 ones among `local_ready`.
+    pub(crate) local_ready_v6: u32,
     pub(crate) ports: Vec<Arc<PortPlan>>,
     pub(crate) frontends: Vec<FrontendRecord>,
 }
@@ -445,9 +447,21 @@ impl ServicePlan {
     }
 
     /// The health-check count: distinct local endpoints that are Ready (terminating or not, as
-    /// kube-proxy counts them), over all ports and families. The health check answers 200 when it is above 0, else 503.
+    /// kube-proxy counts them), over all ports and families. The health check answers 200 when
+    /// it is above 0, else 503. Per family: [`local_ready_in`](Self::local_ready_in).
     pub fn local_ready(&self) -> u32 {
         self.local_ready
+    }
+
+    /// [`local_ready`](Self::local_ready) of one address family: what kube-proxy's health
+    /// check answers on that family's node addresses (it runs one health server per family,
+    /// each counting its family's endpoints). A dual-stack caller serving the check on both
+    /// families' addresses answers each from its own count.
+    pub fn local_ready_in(&self, family: IpFamily) -> u32 {
+        match family {
+            IpFamily::V4 => self.local_ready.saturating_sub(self.local_ready_v6),
+            IpFamily::V6 => self.local_ready_v6,
+        }
     }
 
     /// The compiled ports: for each family of the Service (primary first), each Service port in

@@ -755,6 +755,49 @@ fn s3_health_check_count_is_local_ready_even_when_terminating() {
     assert_eq!(c.compile().service(&lb).unwrap().local_ready(), 1);
 }
 
+/// §3: kube-proxy runs one health server per family, each counting its family's local Ready
+/// endpoints; `local_ready_in` gives that count, `local_ready` the total.
+#[test]
+fn s3_health_check_count_per_family() {
+    let lb = id("production", "order-api-lb");
+    let mut c = seed_catalog(0);
+    let mut svc = c.service(&lb).unwrap().clone();
+    svc.ip_families = vec![IpFamily::V4, IpFamily::V6];
+    svc.ip_family_policy = Some(IpFamilyPolicy::RequireDualStack);
+    let v4_ip = svc.cluster_ip_list()[0];
+    svc.cluster_ips = ClusterIps::Assigned(vec![v4_ip, ip("fd00:10:96::77")]);
+    c.upsert_service(svc).unwrap();
+    let mut slices = c.endpoints(&lb).unwrap().to_vec();
+    let node = seed::node(0).node_name;
+    let ports = slices[0].ports.clone();
+    let v6 = |local: bool| EndpointSlice {
+        ports: ports.clone(),
+        endpoints: vec![
+            Endpoint::new(ip("fd00:244:1::20")).on_node(if local { &*node } else { "elsewhere" }),
+            Endpoint::new(ip("fd00:244:2::20")).on_node("elsewhere"),
+        ],
+        ..EndpointSlice::new("order-api-lb-v6", IpFamily::V6)
+    };
+    slices.push(v6(true));
+    c.replace_endpoints(&lb, slices.clone()).unwrap();
+    let snap = c.compile();
+    let plan = snap.service(&lb).unwrap();
+    assert_eq!(plan.local_ready(), 2);
+    assert_eq!(plan.local_ready_in(IpFamily::V4), 1);
+    assert_eq!(plan.local_ready_in(IpFamily::V6), 1);
+    *slices.last_mut().unwrap() = v6(false);
+    c.replace_endpoints(&lb, slices).unwrap();
+    let snap = c.compile();
+    let plan = snap.service(&lb).unwrap();
+    assert_eq!(plan.local_ready(), 1);
+    assert_eq!(plan.local_ready_in(IpFamily::V4), 1);
+    assert_eq!(
+        plan.local_ready_in(IpFamily::V6),
+        0,
+        "503 on the IPv6 addresses"
+    );
+}
+
 /// §4: no usable endpoint anywhere — payments' only endpoint is neither ready nor serving —
 /// rejects new connections; a Service with usable endpoints does not.
 #[test]
