@@ -483,11 +483,20 @@ impl Catalog {
                     old.as_deref(),
                     &mut self.builder,
                 );
+                // An undone change, or endpoint churn no plan sees (a headless Service's
+                // endpoints, a hostname): the old plan stays, shared, with its index entries.
+                // Reused Maglev tables compare by pointer, so this costs little.
+                if old.as_deref() == Some(&plan) {
+                    continue;
+                }
                 new_plans.push(Arc::new(plan));
             }
             if let Some(old) = old {
                 old_plans.push(old);
             }
+        }
+        if let (true, true, Some(last)) = (old_plans.is_empty(), new_plans.is_empty(), &self.last) {
+            return last.clone();
         }
         self.tables.replace(&old_plans, &new_plans);
         self.generation += 1;

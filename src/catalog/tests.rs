@@ -1030,16 +1030,55 @@ fn unchanged_services_are_shared_between_snapshots() {
     );
 }
 
-/// A rebuild that leaves a pool's addresses as they were reuses its Maglev table; an upsert or
-/// replace equal to the stored object marks nothing.
+/// An undone change, or endpoint churn no plan sees (a headless Service's endpoints), leaves
+/// the plans shared and makes no new snapshot (found by review: both made a new generation).
+#[test]
+fn changes_that_leave_every_plan_as_it_was_make_no_new_snapshot() {
+    let mut c = seed_catalog(0);
+    let s1 = c.compile();
+    let pricing = id("production", "pricing-engine-svc");
+    let original = c.service(&pricing).unwrap().clone();
+    let mut changed = original.clone();
+    changed.ports[0].port = 8081;
+    c.upsert_service(changed).unwrap();
+    c.upsert_service(original).unwrap();
+    let s2 = c.compile();
+    assert!(Arc::ptr_eq(
+        s1.service(&pricing).unwrap(),
+        s2.service(&pricing).unwrap()
+    ));
+    assert!(Arc::ptr_eq(&s1, &s2));
+    let redis = id("production", "redis");
+    let mut slices = c.endpoints(&redis).unwrap().to_vec();
+    slices[0].endpoints.pop();
+    c.replace_endpoints(&redis, slices).unwrap();
+    let s3 = c.compile();
+    assert!(Arc::ptr_eq(&s1, &s3), "generation {}", s3.generation());
+    // A real change still makes one.
+    let mut svc = c.service(&pricing).unwrap().clone();
+    svc.ports[0].port = 8081;
+    c.upsert_service(svc).unwrap();
+    assert_eq!(c.compile().generation(), s1.generation() + 1);
+}
+
+/// A rebuild that leaves a pool's addresses as they were reuses its Maglev table; a rebuild
+/// that leaves the whole plan as it was keeps the plan and the snapshot; an upsert or replace
+/// equal to the stored object marks nothing.
 #[test]
 fn tables_survive_changes_that_keep_the_pool() {
     let mut c = seed_catalog(0);
     let s1 = c.compile();
     let pricing = id("production", "pricing-engine-svc");
-    // Same endpoints, one gets a hostname: the plan is rebuilt, the table is kept.
+    // Same endpoints, one gets a hostname (DNS only): the rebuilt plan equals the old one,
+    // which stays shared, and so does the snapshot.
     let mut slices = c.endpoints(&pricing).unwrap().to_vec();
     slices[0].endpoints[0].hostname = Some("p0".into());
+    c.replace_endpoints(&pricing, slices).unwrap();
+    assert!(c.has_changes());
+    assert!(Arc::ptr_eq(&s1, &c.compile()), "no plan changed");
+    // One gets another zone: the plan is rebuilt, the table is kept.
+    let mut slices = c.endpoints(&pricing).unwrap().to_vec();
+    slices[0].endpoints[0].zone = Some("elsewhere".into());
     c.replace_endpoints(&pricing, slices).unwrap();
     let s2 = c.compile();
     let (p1, p2) = (
