@@ -46,7 +46,8 @@
 //! slots. With unequal weights a backend's share of turns, hence of slots, is proportional to
 //! its weight (the paper's "adjust the relative frequency of the backends' turns", §3.4): with
 //! `W` the total weight, backend `a` gets `M * w_a / W` slots, plus at most 1, minus at most
-//! `|A| * w_a / W` (a shortfall of at most `|A| / M` of its share: 1% at the default size), and
+//! `|A| * w_a / W` (a shortfall of at most `|A| / M` of its share: 1% at the default size while
+//! it is at least 100 x |A|, that is up to 1,310 active backends; beyond, M stays 131,071), and
 //! never fewer than one (every active backend has a turn at time 0 and `M >= |A|`).
 //!
 //! **Lookup.** `table[(hash * M) >> 64]` (the 128-bit product of the 64-bit hash and `M`, its
@@ -1702,31 +1703,56 @@ mod tests {
     /// the removed backend (slots compared by backend key: indices shift on removal).
     #[test]
     fn minimal_disruption() {
-        for (n, removals) in [(10usize, 10usize), (100, 6)] {
-            let b = pods(n, 31 + n as u64);
-            let before = Maglev::build(&b, 0xC0FFEE).unwrap();
+        // Slots that change backend, beyond the removed backend's own, as a share of M, when
+        // one of n backends leaves and the size is kept.
+        let extra = |n: usize, size: Option<u32>, salt: u64, r: usize| -> f64 {
+            let b = pods(n, salt);
+            let before = match size {
+                Some(m) => Maglev::build_with_size(&b, 0xC0FFEE, m).unwrap(),
+                None => Maglev::build(&b, 0xC0FFEE).unwrap(),
+            };
             let m = before.size();
-            let mut rng = Rng(n as u64);
-            for _ in 0..removals {
+            let mut smaller = b.clone();
+            smaller.remove(r);
+            let after = Maglev::build_with_size(&smaller, 0xC0FFEE, m).unwrap();
+            // The removed backend's own slots all went to someone else, of course.
+            assert!(after.table().iter().all(|&i| smaller[i as usize] != b[r]));
+            let moved = before
+                .table()
+                .iter()
+                .zip(after.table())
+                .filter(|&(&old, &new)| {
+                    old as usize != r && b[old as usize].key != smaller[new as usize].key
+                })
+                .count();
+            moved as f64 / f64::from(m)
+        };
+        let mut rng = Rng(7);
+        // At the default size (M about 100 to 200 x n), the bound 1/n + 1% holds where
+        // n is small (the 1/n term) or large; near n = 150..330 with M just over 100 x n
+        // (16381 for 163, 32749 for 327), Maglev itself moves 1.2-1.9% more (measured over
+        // 40 removals each: mean 1.63% at 163 against 1.61%), so there the test holds it to 2%.
+        // README, "Maglev table size".
+        for n in [10usize, 81, 163, 327, 650] {
+            let limit = (1.0 / n as f64 + 0.01).max(0.02);
+            for t in 0..4u64 {
                 let r = rng.below(n as u64) as usize;
-                let mut smaller = b.clone();
-                smaller.remove(r);
-                let after = Maglev::build_with_size(&smaller, 0xC0FFEE, m).unwrap();
-                let moved = before
-                    .table()
-                    .iter()
-                    .zip(after.table())
-                    .filter(|&(&old, &new)| {
-                        old as usize != r && b[old as usize].key != smaller[new as usize].key
-                    })
-                    .count();
-                let limit = f64::from(m) * (1.0 / n as f64 + 0.01);
+                let e = extra(n, None, 31 + 1000 * t + n as u64, r);
                 assert!(
-                    (moved as f64) <= limit,
-                    "n {n} removed {r}: {moved} extra slots moved, limit {limit}"
+                    e <= limit,
+                    "n {n} removed {r}: {e:.4} of M moved beyond its own"
                 );
-                // The removed backend's own slots all went to someone else, of course.
-                assert!(after.table().iter().all(|&i| smaller[i as usize] != b[r]));
+                if n == 10 || n == 650 {
+                    assert!(e <= 1.0 / n as f64 + 0.01, "n {n}: {e:.4}");
+                }
+            }
+        }
+        // With the size pinned at about 200 x n, the bound holds in that range too.
+        for (n, m) in [(163usize, 32749u32), (327, 65537)] {
+            for t in 0..4u64 {
+                let r = rng.below(n as u64) as usize;
+                let e = extra(n, Some(m), 77 + 1000 * t + n as u64, r);
+                assert!(e <= 1.0 / n as f64 + 0.01, "n {n}, M {m}: {e:.4}");
             }
         }
     }
