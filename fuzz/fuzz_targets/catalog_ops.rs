@@ -17,6 +17,11 @@
 //!   picks land in the pool;
 //! - broken EndpointSlices (an address of the other family, a repeated port name, a bad name)
 //!   are refused and change nothing; headless and ExternalName Services get no frontend;
+//! - every address of the pools has frontends (`has_frontends_at`) exactly when the model puts
+//!   one there;
+//! - the incremental snapshot equals one compiled from scratch, in a new catalog, from the
+//!   model's objects: the same listing, the same Maglev table for every pool, the same answers
+//!   for every pool address; and a compile with no change returns the previous snapshot;
 //! - nothing panics.
 #![no_main]
 
@@ -60,6 +65,8 @@ struct SvcSpec {
     internal_local: bool,
     /// Labelled for another proxy (`service-proxy-name`): no packet rules on this node.
     foreign: bool,
+    /// healthCheckNodePort, from a pool that overlaps the nodePorts' (conflicts happen).
+    hc_port: u8,
 }
 
 #[derive(Arbitrary, Debug)]
@@ -183,7 +190,7 @@ fn build_service(s: &SvcSpec) -> Service {
         } else {
             TrafficPolicy::Cluster
         },
-        health_check_node_port: (lb && external_local).then(|| 30010 + u16::from(s.name % NAMES)),
+        health_check_node_port: (lb && external_local).then(|| 30000 + u16::from(s.hc_port % 8)),
         service_proxy_name: s.foreign.then(|| "other".to_string()),
         ..Service::new("fuzz", name(s.name))
     }
@@ -392,6 +399,60 @@ fn expected_pools(
     (pick(false), pick(true), usable)
 }
 
+/// Every address the generator uses for cluster IPs, externalIPs and LB IPs, and the node's.
+fn pool_addresses() -> Vec<IpAddr> {
+    let mut v: Vec<IpAddr> = (0..5).map(shared_ip).collect();
+    v.extend((1..=7).map(|i| IpAddr::V4(Ipv4Addr::new(10, 96, 0, i))));
+    v.extend((1..=5).map(|i| IpAddr::V6(Ipv6Addr::new(0xfd00, 0x96, 0, 0, 0, 0, 0, i))));
+    v.push(IpAddr::V4(Ipv4Addr::new(192, 168, 0, 10)));
+    v
+}
+
+/// The snapshot compiled from scratch, in a new catalog, from the model's objects.
+fn from_scratch(config: &NodeConfig, model: &Model) -> std::sync::Arc<Snapshot> {
+    let mut fresh = Catalog::new(config.clone()).expect("valid config");
+    for svc in model.services.values() {
+        fresh
+            .upsert_service(svc.clone())
+            .expect("accepted once, accepted again");
+    }
+    for (n, slices) in &model.endpoints {
+        fresh
+            .replace_endpoints(&ObjectRef::new("fuzz", n.clone()), slices.clone())
+            .expect("valid slices");
+    }
+    fresh.compile()
+}
+
+/// What must agree between two snapshots of the same objects: the listing, every pool's Maglev
+/// table, and the answers for every pool address.
+fn fingerprint(
+    snap: &Snapshot,
+    model: &Model,
+) -> (String, Vec<Option<Vec<u16>>>, Vec<(bool, bool)>) {
+    let mut tables = Vec::new();
+    for svc in model.services.values() {
+        if let Some(plan) = snap.service(&svc.id) {
+            for port in plan.ports() {
+                for pool in [Pool::Cluster, Pool::Local] {
+                    tables.push(port.pool(pool).maglev().map(|m| m.table().to_vec()));
+                }
+            }
+        }
+    }
+    let answers = pool_addresses()
+        .into_iter()
+        .map(|a| (snap.has_frontends_at(a), snap.is_service_destination(a)))
+        .collect();
+    // The listing without its first line, which names the snapshot's generation.
+    let listing = snap.to_string();
+    let body = listing
+        .split_once('\n')
+        .map_or("", |(_, rest)| rest)
+        .to_string();
+    (body, tables, answers)
+}
+
 fn check(snap: &Snapshot, model: &Model) {
     let mut expect_vips = 0usize;
     let mut expect_node_ports = 0usize;
@@ -487,6 +548,14 @@ fn check(snap: &Snapshot, model: &Model) {
                 ));
             }
         }
+    }
+    // Frontend addresses, by the model.
+    for addr in pool_addresses() {
+        let expected = model
+            .services
+            .values()
+            .any(|s| model_claims(s).vips.keys().any(|&(_, ip, _)| ip == addr));
+        assert_eq!(snap.has_frontends_at(addr), expected, "{addr}");
     }
     assert_eq!(snap.service_count(), services_seen);
     assert_eq!(snap.frontend_count(), expect_vips + expect_node_ports);
@@ -584,8 +653,20 @@ fuzz_target!(|ops: Vec<Op>| {
                 assert_eq!(catalog.has_changes(), had_changes);
             }
             Op::Compile => {
+                let had_changes = catalog.has_changes();
                 let snap = catalog.compile();
                 check(&snap, &model);
+                assert_eq!(
+                    fingerprint(&snap, &model),
+                    fingerprint(&from_scratch(&config, &model), &model),
+                    "incremental and from-scratch snapshots differ"
+                );
+                if !had_changes {
+                    assert!(
+                        std::sync::Arc::ptr_eq(&snap, &last),
+                        "no change, same snapshot"
+                    );
+                }
                 // The previous snapshot is never changed by later operations.
                 assert_eq!(last.to_string(), last_text);
                 last_text = snap.to_string();
