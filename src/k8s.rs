@@ -60,6 +60,11 @@ pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
 /// ([`Service::service_proxy_name`]); kube-proxy programs only Services without it.
 pub const SERVICE_PROXY_NAME_LABEL: &str = "service.kubernetes.io/service-proxy-name";
 
+/// The label kube-proxy's informers exclude (`v1.IsHeadlessService`, selector "does not
+/// exist"): a Service carrying it, with any value, gets no packet rules
+/// ([`Service::headless_label`](crate::model::Service::headless_label)).
+pub const HEADLESS_LABEL: &str = "service.kubernetes.io/headless";
+
 /// The namespace of an object whose `metadata.namespace` is absent, as `kubectl` assumes.
 pub const DEFAULT_NAMESPACE: &str = "default";
 
@@ -766,6 +771,13 @@ fn parse_cidr_sloppy(s: &str) -> Option<Cidr> {
     }
     let (addr, len) = s.trim().split_once('/')?;
     let addr = parse_ip_sloppy(addr)?;
+    // Go's ParseCIDR reads the length with dtoi, any number of digits: "/0024" is /24.
+    let digits = len.trim_start_matches('0');
+    let len = if digits.is_empty() && !len.is_empty() {
+        "0"
+    } else {
+        digits
+    };
     format!("{addr}/{len}").parse().ok()
 }
 
@@ -784,6 +796,7 @@ fn service_from(m: &Map<String, Value>) -> Result<Service, LoadError> {
             let path = format!("metadata.labels[\"{SERVICE_PROXY_NAME_LABEL}\"]");
             service.service_proxy_name = Some(cx.str(v, &path)?.to_string());
         }
+        service.headless_label = get(labels, HEADLESS_LABEL).is_some();
     }
     let empty = Map::new();
     let spec = match get(m, "spec") {
@@ -857,14 +870,10 @@ fn service_from(m: &Map<String, Value>) -> Result<Service, LoadError> {
         service.session_affinity = SessionAffinity::ClientIp {
             timeout_seconds: affinity_timeout(&cx, spec)?,
         };
-    } else if get(spec, "sessionAffinityConfig").is_some() {
-        return Err(cx.err(
-            "spec.sessionAffinityConfig",
-            Reason::Invalid(ErrorKind::Forbidden(
-                "must not be set when sessionAffinity is None",
-            )),
-        ));
     }
+    // Without ClientIP affinity a sessionAffinityConfig is ignored: the API server's defaulting
+    // (SetDefaults_Service) drops it before validation, so stored objects never carry one and
+    // `kubectl apply` accepts manifests that have one.
     for (key, field) in [
         (
             "externalTrafficPolicy",
@@ -917,8 +926,10 @@ fn cluster_ips(cx: &Cx, spec: &Map<String, Value>) -> Result<ClusterIps, LoadErr
     let first = cx.str(&list[0], "spec.clusterIPs[0]")?;
     if !single.is_empty() && single != first {
         return Err(cx.err(
-            "spec.clusterIP",
-            Reason::Invalid(ErrorKind::Forbidden("must equal spec.clusterIPs[0]")),
+            "spec.clusterIPs",
+            Reason::Invalid(ErrorKind::Forbidden(
+                "first value must match spec.clusterIP",
+            )),
         ));
     }
     if first == "None" {
@@ -1082,8 +1093,11 @@ fn slice_from(m: &Map<String, Value>) -> Result<Op, LoadError> {
             let pm = cx.obj(p, &path)?;
             let name = cx.opt_str(pm, "name", &path)?;
             let protocol = cx.protocol(pm, &path)?;
+            // API validation never checks an EndpointSlice port's number, and kube-proxy
+            // ignores a port without one: a number outside 1..=65535 is stored as none (the
+            // port is then ignored, SEMANTICS §2) rather than refusing the document.
             let port = match get(pm, "port") {
-                Some(v) => Some(cx.port(v, &at(&path, "port"))?),
+                Some(v) => u16::try_from(cx.int(v, &at(&path, "port"))?).ok(),
                 None => None,
             };
             slice.ports.push(EndpointPort {

@@ -436,6 +436,11 @@ pub struct Service {
     /// when this equals its [`NodeConfig::service_proxy_name`] (kube-proxy skips every labelled
     /// Service); DNS answers for it either way.
     pub service_proxy_name: Option<String>,
+    /// The `service.kubernetes.io/headless` label is present (any value): kube-proxy's
+    /// informers select Services without it, so it never programs such a Service, even one with
+    /// a cluster IP. svcplane treats it like another proxy's Service: no packet rules; DNS
+    /// answers for it.
+    pub headless_label: bool,
 }
 
 impl Service {
@@ -479,7 +484,9 @@ impl Service {
     /// ([`Service::is_proxied`]) and its `service-proxy-name` label names this node's proxy
     /// (both absent for kube-proxy's default).
     pub fn is_proxied_by(&self, config: &NodeConfig) -> bool {
-        self.is_proxied() && self.service_proxy_name == config.service_proxy_name
+        self.is_proxied()
+            && !self.headless_label
+            && self.service_proxy_name == config.service_proxy_name
     }
 
     /// The families the Service is programmed for: those of its cluster IPs, primary first.

@@ -415,8 +415,10 @@ impl ServicePlan {
 
     /// True for a Service with packet rules (not headless, not ExternalName) that another proxy
     /// programs (its `service-proxy-name` label is not this node's,
-    /// [`crate::model::NodeConfig::service_proxy_name`]): no rules here, and packets to its
-    /// cluster IPs pass untouched.
+    /// [`crate::model::NodeConfig::service_proxy_name`]), or that carries the
+    /// `service.kubernetes.io/headless` label, which kube-proxy's informers exclude
+    /// ([`crate::model::Service::headless_label`]): no rules here, and packets to its cluster
+    /// IPs pass untouched.
     pub fn is_foreign(&self) -> bool {
         self.foreign
     }
@@ -1076,7 +1078,10 @@ impl fmt::Display for ServicePlan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {}", self.id, self.service_type)?;
         if self.foreign {
-            return writeln!(f, " (no packet rules: another proxy's Service)");
+            return writeln!(
+                f,
+                " (no packet rules: another proxy's Service, or labelled headless)"
+            );
         }
         if !self.proxied {
             return writeln!(f, " (no packet rules: headless or ExternalName)");

@@ -520,23 +520,32 @@ fn empty_strings_the_api_server_defaults_load_as_the_defaults() {
 }
 
 #[test]
-fn session_affinity_config_without_client_ip_affinity_is_refused() {
-    // validation.go: sessionAffinityConfig is forbidden unless sessionAffinity is ClientIP.
+fn session_affinity_config_without_client_ip_affinity_is_ignored() {
+    // defaults.go, SetDefaults_Service: with sessionAffinity None (or "", defaulted to None)
+    // the API server drops sessionAffinityConfig before validation, so a manifest that sets it
+    // is accepted (found by review: it used to be refused).
     for affinity in [json!("None"), json!(""), Value::Null] {
         let mut doc = service("default", "web", "10.96.1.9");
         doc["spec"]["sessionAffinity"] = affinity.clone();
         doc["spec"]["sessionAffinityConfig"] = json!({"clientIP": {"timeoutSeconds": 100}});
         let mut c = catalog();
-        let e = Loader::new().apply_json(&mut c, &bytes(&doc)).unwrap_err();
-        assert_eq!(e.field, "spec.sessionAffinityConfig", "{affinity}");
-        assert!(c.is_empty(), "a refused document changes nothing");
+        Loader::new().apply_json(&mut c, &bytes(&doc)).unwrap();
+        let svc = c.service(&ObjectRef::new("default", "web")).unwrap();
+        assert_eq!(svc.session_affinity, SessionAffinity::None, "{affinity}");
     }
     let mut doc = service("default", "web", "10.96.1.9");
     doc["spec"]["sessionAffinity"] = json!("ClientIP");
     doc["spec"]["sessionAffinityConfig"] = json!({"clientIP": {"timeoutSeconds": 100}});
-    Loader::new()
-        .apply_json(&mut catalog(), &bytes(&doc))
-        .unwrap();
+    let mut c = catalog();
+    Loader::new().apply_json(&mut c, &bytes(&doc)).unwrap();
+    assert_eq!(
+        c.service(&ObjectRef::new("default", "web"))
+            .unwrap()
+            .session_affinity,
+        SessionAffinity::ClientIp {
+            timeout_seconds: 100
+        }
+    );
 }
 
 /// Stored objects from before strict IP validation: IPv4 parts with leading zeros are read as
@@ -685,7 +694,8 @@ fn cluster_ip_must_match_cluster_ips_and_none_stands_alone() {
     let mut bad = service("default", "web", "10.96.1.1");
     bad["spec"]["clusterIP"] = json!("10.96.1.2");
     let err = refused(&bad);
-    assert_eq!(err.field, "spec.clusterIP");
+    // validation.go reports it on clusterIPs: "first value must match `clusterIP`".
+    assert_eq!(err.field, "spec.clusterIPs");
     assert!(
         matches!(err.reason, Reason::Invalid(ErrorKind::Forbidden(_))),
         "{err}"
@@ -884,4 +894,79 @@ fn node_hints_load_and_select_this_nodes_endpoints() {
             .contains("endpoints[0].hints.forNodes[0].name"),
         "{err}"
     );
+}
+
+/// kube-proxy's informers select Services without the `service.kubernetes.io/headless` label
+/// (server.go: `labels.NewRequirement(v1.IsHeadlessService, selection.DoesNotExist, nil)`), so
+/// a Service carrying it, with any value, gets no packet rules even with a cluster IP.
+#[test]
+fn a_service_labelled_headless_gets_no_packet_rules() {
+    let ip: IpAddr = "10.96.5.5".parse().unwrap();
+    for value in [json!(""), json!("true")] {
+        let mut svc = service("shop", "odd", "10.96.5.5");
+        svc["metadata"]["labels"] = json!({"service.kubernetes.io/headless": value});
+        let mut c = catalog();
+        load(&mut Loader::new(), &mut c, &svc).unwrap();
+        let snap = c.compile();
+        assert!(snap.frontend(Protocol::Tcp, ip, 80).is_none());
+        assert!(snap
+            .service(&ObjectRef::new("shop", "odd"))
+            .unwrap()
+            .is_foreign());
+    }
+    // Without the label: programmed.
+    let mut c = catalog();
+    load(
+        &mut Loader::new(),
+        &mut c,
+        &service("shop", "odd", "10.96.5.5"),
+    )
+    .unwrap();
+    assert!(c.compile().frontend(Protocol::Tcp, ip, 80).is_some());
+}
+
+/// API validation never checks an EndpointSlice port's number, and kube-proxy ignores a port
+/// without one: a number outside 1..=65535 makes that port ignored, not the document refused.
+#[test]
+fn slice_port_outside_u16_is_ignored_not_fatal() {
+    for bad in [json!(70000), json!(-1)] {
+        let mut sl = slice("default", "web-1", "web", &["10.244.2.7"]);
+        sl["ports"][1]["port"] = bad.clone();
+        let mut c = catalog();
+        load(
+            &mut Loader::new(),
+            &mut c,
+            &list(vec![service("default", "web", "10.96.1.9"), sl]),
+        )
+        .unwrap();
+        let web = ObjectRef::new("default", "web");
+        assert_eq!(c.endpoints(&web).unwrap()[0].ports[1].port, None, "{bad}");
+        let snap = c.compile();
+        let ip: IpAddr = "10.96.1.9".parse().unwrap();
+        let https = snap.frontend(Protocol::Tcp, ip, 443).unwrap();
+        assert!(https.plan().backends().is_empty(), "{bad}: port ignored");
+        let http = snap.frontend(Protocol::Tcp, ip, 80).unwrap();
+        assert_eq!(
+            http.plan().backends().len(),
+            1,
+            "{bad}: the other port kept"
+        );
+    }
+}
+
+/// Go's ParseCIDR reads a prefix length of any number of digits: "/0024" is /24.
+#[test]
+fn source_range_prefix_with_leading_zeros_loads() {
+    let mut lb = load_balancer("default", "web", "10.96.1.9");
+    lb["spec"]["loadBalancerSourceRanges"] = json!(["203.0.113.0/0024", "198.51.100.0/00"]);
+    let mut c = catalog();
+    load(&mut Loader::new(), &mut c, &lb).unwrap();
+    let ranges: Vec<String> = c
+        .service(&ObjectRef::new("default", "web"))
+        .unwrap()
+        .load_balancer_source_ranges
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(ranges, ["203.0.113.0/24", "0.0.0.0/0"]);
 }
