@@ -1146,7 +1146,10 @@ mod tests {
                         }
                     }
                     6 => {
-                        if let Some((id, dir)) = ct.lookup(&k, now) {
+                        let live = model.get(&k).is_some_and(|f| !expired(f, now));
+                        let found = ct.lookup(&k, now);
+                        assert_eq!(found.is_some(), live, "round {round} step {step}");
+                        if let Some((id, dir)) = found {
                             let s = ct.touch(id, dir, 0x10, now).unwrap();
                             let f = model.get_mut(&k).unwrap();
                             f.last_seen = now;
@@ -1156,7 +1159,10 @@ mod tests {
                         }
                     }
                     7 => {
-                        if let Some((id, _)) = ct.lookup(&k, now) {
+                        let live = model.get(&k).is_some_and(|f| !expired(f, now));
+                        let found = ct.lookup(&k, now);
+                        assert_eq!(found.is_some(), live, "round {round} step {step}");
+                        if let Some((id, _)) = found {
                             assert!(ct.remove(id).is_some());
                         }
                         model.remove(&k);
@@ -1187,9 +1193,34 @@ mod tests {
         assert_eq!(ct.len(), 64);
         assert_eq!(s.created, 1_000);
         assert_eq!(s.evicted + s.expired, 1_000 - 64);
-        // Every victim was the oldest of its window: the survivors are recent flows.
-        let oldest_kept = ct.iter().map(|(_, f)| f.last_seen).min().unwrap();
-        assert!(oldest_kept >= 100 + 1_000 - 64 - EVICTION_WINDOW as u32 * 4);
+        // Which flow each eviction takes: the next test.
+    }
+
+    /// A full table (all flows settled, none expired) evicts the least recently seen flow of
+    /// the clock hand's window, whichever slot it is in.
+    #[test]
+    fn eviction_takes_the_least_recently_seen_flow_of_the_window() {
+        const { assert!(8 <= EVICTION_WINDOW) };
+        for oldest in 0..8u32 {
+            let mut ct = Conntrack::new(8, 5, Timeouts::default()).unwrap();
+            let ids: Vec<FlowId> = (0..8u32)
+                .map(|i| {
+                    ct.insert(Flow::new(key(i * 3 + 1), v4(20), 80, 10))
+                        .unwrap()
+                })
+                .collect();
+            for (i, id) in (0..8u32).zip(&ids) {
+                if i != oldest {
+                    ct.touch(*id, Direction::Original, 0x10, 20 + (i * 5) % 8);
+                }
+            }
+            ct.insert(Flow::new(key(100), v4(20), 80, 30)).unwrap();
+            assert_eq!((ct.stats().evicted, ct.stats().expired), (1, 0));
+            for i in 0..8u32 {
+                let gone = ct.lookup(&key(i * 3 + 1), 30).is_none();
+                assert_eq!(gone, i == oldest, "oldest {oldest}, flow {i}");
+            }
+        }
     }
 
     /// A flood of half-open flows (spoofed SYNs) does not push out established connections:
@@ -1292,8 +1323,12 @@ mod tests {
             ct.lookup(&k, 120 + 1).is_none(),
             "an unanswered SYN lasts 120 s"
         );
+        assert!(
+            ct.get(id).is_none(),
+            "the expired SYN-only flow was removed"
+        );
+        assert_eq!(ct.stats().expired, 2);
         let id2 = ct.insert(Flow::new(k, v4(20), 8080, 0)).unwrap();
-        assert_ne!(ct.get(id).map(|f| f.last_seen), Some(1));
         assert_eq!(ct.touch(id2, r, 0x04, 5), Some(State::Closed));
         assert!(ct.lookup(&k, 14 + 1).is_some());
         assert!(ct.lookup(&k, 15 + 1).is_none(), "10 s after a RST");

@@ -1208,8 +1208,6 @@ fn later_fragments_follow_their_first_fragment() {
     }
 }
 
-/// The TCP reset option for rejects (SEMANTICS.md §4, svcplane's option): RFC 9293 §3.10.7.1
-/// fields, checksums checked by the oracle.
 #[test]
 fn ipv6_fragments_with_destination_options_after_the_fragment_header() {
     // The first fragment's headers after the fragment header (destination options, then UDP)
@@ -1255,6 +1253,8 @@ fn ipv6_fragments_with_destination_options_after_the_fragment_header() {
     assert_eq!(later, build(&translated, &tl4[24..], false));
 }
 
+/// The TCP reset option for rejects (SEMANTICS.md §4, svcplane's option): RFC 9293 §3.10.7.1
+/// fields, checksums checked by the oracle.
 #[test]
 fn rejected_tcp_gets_a_reset_when_asked() {
     use svcplane::dataplane::{write_tcp_reset, TCP_RESET_LEN_V4, TCP_RESET_LEN_V6};
@@ -2575,5 +2575,51 @@ fn a_one_second_affinity_pin_lives_at_least_one_second() {
         rule(12_000_000_000),
         Rule::AffinityPin,
         "two whole seconds on: gone"
+    );
+}
+
+/// The fragment table tells datagrams of one address pair apart by their identification: a
+/// later fragment of another datagram never takes the first one's rewrite.
+#[test]
+fn later_fragments_match_their_own_datagram_by_identification() {
+    let snap = seed_snap(0);
+    let mut w = worker(80);
+    let mut a = udp("10.244.1.100", 5353, "10.96.0.10", 53);
+    a.payload = (0..40u8).collect();
+    a.ident = 0x1111;
+    let la = a.l4();
+    let mut first_a = a.packet_with(&la[..24], Some((0, true)));
+    assert_eq!(w.process(&snap, &mut first_a, &at(1)), Verdict::Forward);
+    let mut b = a.clone();
+    b.ident = 0x2222;
+    let lb = b.l4();
+    let mut later_b = b.packet_with(&lb[24..], Some((24, false)));
+    let before = later_b.clone();
+    assert_eq!(
+        w.process(&snap, &mut later_b, &at(1)),
+        Verdict::Drop(DropReason::Fragment)
+    );
+    assert_eq!(later_b, before);
+    let mut later_a = a.packet_with(&la[24..], Some((24, false)));
+    assert_eq!(w.process(&snap, &mut later_a, &at(1)), Verdict::Forward);
+}
+
+/// A fragment entry lives its whole timeout in whole seconds, never less (as flows and pins).
+#[test]
+fn a_fragment_entry_lives_its_whole_timeout() {
+    use svcplane::dataplane::FRAGMENT_TIMEOUT;
+    let snap = seed_snap(0);
+    let mut w = worker(81);
+    let mut s = udp("10.244.1.100", 5353, "10.96.0.10", 53);
+    s.payload = (0..40u8).collect();
+    let l4 = s.l4();
+    let mut first = s.packet_with(&l4[..24], Some((0, true)));
+    assert_eq!(w.process(&snap, &mut first, &at(1)), Verdict::Forward);
+    let later = s.packet_with(&l4[24..], Some((24, false)));
+    let t = 1 + u64::from(FRAGMENT_TIMEOUT);
+    assert_eq!(w.explain(&snap, &later, &at(t)).verdict, Verdict::Forward);
+    assert_eq!(
+        w.explain(&snap, &later, &at(t + 1)).verdict,
+        Verdict::Drop(DropReason::Fragment)
     );
 }

@@ -376,10 +376,9 @@ fn specific_refusals() {
     let mut buf = spec.packet();
     buf[43] = 1;
     assert_eq!(nat::parse(&buf).unwrap_err(), Error::Unsupported);
-    // Another transport protocol (GRE).
-    let spec = random_spec(&mut rng, false, 6);
-    let mut buf = spec.packet();
-    buf[9] = 47;
+    // Another transport protocol (GRE), in a well-formed IPv4 packet (checksum right).
+    let spec = Spec::ip_only(47, rng.addr(false), rng.addr(false));
+    let buf = ip_packet(&spec, &[0, 0, 0x08, 0x00, 1, 2, 3, 4], None);
     assert_eq!(nat::parse(&buf).unwrap_err(), Error::Unsupported);
 }
 

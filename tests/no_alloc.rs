@@ -101,6 +101,11 @@ fn the_packet_path_allocates_nothing() {
     // originals) and replies with ICMP errors built from the forwarded packets.
     let mut again: Vec<Vec<u8>> = Vec::new();
     let mut replies: Vec<Vec<u8>> = Vec::new();
+    // What each resent or reply packet must get: Forward, except a reply to a hairpin flow
+    // (the pod reached itself, so the flow was masqueraded and a reply to the pod's own address
+    // matches nothing: Pass).
+    let mut expect: Vec<Verdict> = Vec::new();
+    let mut expect_replies: Vec<Verdict> = Vec::new();
     for i in 0..200u16 {
         let pod = format!("10.244.1.{}", i % 200 + 1);
         let s = spec(17, &pod, 20000 + i, "10.96.0.10", 53, 0);
@@ -110,18 +115,42 @@ fn the_packet_path_allocates_nothing() {
         let back: IpAddr = t.dst;
         replies.push(spec(17, &back.to_string(), 53, &pod, 20000 + i, 0).packet());
         replies.push(icmp_error(&back, &t.src, 3, 3, 0, &p));
+        let hairpin = back.to_string() == pod;
+        expect_replies.push(if hairpin {
+            Verdict::Pass
+        } else {
+            Verdict::Forward
+        });
+        expect_replies.push(Verdict::Forward);
+        expect.push(Verdict::Forward);
         again.push(s.packet());
         forwarded.push(p);
     }
     let mut verdicts = [Verdict::Pass; 64];
+    let mut seen: Vec<Verdict> = Vec::with_capacity(again.len() + replies.len());
     let n = allocations(|| {
         for p in again.iter_mut().chain(replies.iter_mut()) {
-            w.process(&snap, p, &meta);
+            seen.push(w.process(&snap, p, &meta));
         }
     });
     assert_eq!(n, 0, "established flows, replies, ICMP errors");
+    expect.extend(expect_replies);
+    assert_eq!(seen, expect);
+    assert!(expect.iter().filter(|v| **v == Verdict::Forward).count() >= 590);
 
-    let mut burst: Vec<&mut [u8]> = forwarded.iter_mut().take(64).map(|p| &mut p[..]).collect();
+    // A burst that must be forwarded, so the burst path's new-flow stages run while counting:
+    // 32 new TCP flows and 32 established UDP ones.
+    let mut burst_bufs: Vec<Vec<u8>> = (0..32u16)
+        .map(|i| {
+            let pod = format!("10.244.1.{}", i + 1);
+            spec(6, &pod, 50_000 + i, "10.96.47.182", 80, 0x02).packet()
+        })
+        .chain((0..32u16).map(|i| {
+            let pod = format!("10.244.1.{}", i % 200 + 1);
+            spec(17, &pod, 20_000 + i, "10.96.0.10", 53, 0).packet()
+        }))
+        .collect();
+    let mut burst: Vec<&mut [u8]> = burst_bufs.iter_mut().map(|p| &mut p[..]).collect();
     let probe = spec(6, "10.244.1.1", 1, "10.96.47.182", 80, 0x02).packet();
     let mut explained = None;
     let mut reject_buf = [0u8; 1500];
@@ -135,5 +164,9 @@ fn the_packet_path_allocates_nothing() {
         assert!(svcplane::dataplane::write_tcp_reset(rejected, &mut reject_buf).is_some());
     });
     assert_eq!(n, 0, "burst, explain, on_snapshot, expire");
+    assert!(
+        verdicts.iter().all(|v| *v == Verdict::Forward),
+        "{verdicts:?}"
+    );
     assert_eq!(explained, Some(Verdict::Forward));
 }
