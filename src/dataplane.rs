@@ -94,10 +94,9 @@
 //!   ([`WorkerConfig::fragments`]); later fragments of the same datagram (same addresses,
 //!   protocol and identification) get the same address rewrite. A later fragment that arrives
 //!   before its first fragment, or after the entry was reused or expired, is dropped when it
-//!   is addressed to a cluster IP, an externalIP, an LB IP or another service-CIDR address
-//!   ([`DropReason::Fragment`], [`Snapshot::is_service_destination`]) and passed otherwise
-//!   (a NodePort address is the node's own: without ports nothing tells a request from the
-//!   node's own traffic).
+//!   is addressed to a cluster IP or another service-CIDR address ([`DropReason::Fragment`])
+//!   and passed otherwise (an externalIP, an LB IP or a NodePort address also takes traffic
+//!   that is not a Service's: without ports nothing tells them apart).
 
 use core::fmt;
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -201,8 +200,8 @@ pub enum DropReason {
     TrafficPolicy,
     /// An address inside a service CIDR that no Service holds.
     UnallocatedServiceIp,
-    /// A non-first IP fragment addressed to a cluster IP, externalIP, LB IP or service-CIDR
-    /// address whose first fragment this worker has not seen (or no longer remembers).
+    /// A non-first IP fragment addressed to a cluster IP or service-CIDR address whose first
+    /// fragment this worker has not seen (or no longer remembers).
     Fragment,
     /// The packet must be masqueraded but the node has no address of its family (or the
     /// worker already knows [`conntrack::MAX_SNAT_ADDRS`] others).
@@ -1467,11 +1466,11 @@ impl Worker {
 ///    traffic at all): by its destination address;
 /// 4. an ICMP error: as its quoted packet with source and destination swapped.
 ///
-/// A later IP fragment has no ports: to a cluster IP, externalIP, LB IP or service-CIDR address
-/// it is a request, steered by its source like its first fragment; to a masquerade address, or
-/// to a NodePort address while the snapshot has NodePorts, a request cannot be told from a
-/// reply, and `steer` returns `None`: the caller reassembles the datagram first. Any other
-/// later fragment goes by its destination (rule 3).
+/// A later IP fragment has no ports: to a cluster IP or service-CIDR address it is a request,
+/// steered by its source like its first fragment; to a masquerade address, to a NodePort
+/// address while the snapshot has NodePorts, or to an externalIP or LB IP (where the port
+/// decides between rules 1 and 3), `steer` returns `None`: the caller reassembles the datagram
+/// first. Any other later fragment goes by its destination (rule 3).
 ///
 /// Addresses are hashed with [`steering_hash`]. A packet that does not
 /// parse goes to worker 0 (it gets [`Verdict::Invalid`] or [`Verdict::Pass`] anywhere).
@@ -1490,11 +1489,17 @@ pub fn steer(snap: &Snapshot, pkt: &[u8], workers: u16) -> Option<u16> {
         // No ports. To a frontend address: a request, by source like its first fragment. To
         // a masquerade address, or to a NodePort address while there are NodePorts (a request
         // or a reply, which cannot be told apart): reassemble first. Else by destination.
-        if snap.is_service_destination(t.dst) {
+        let node_ports = snap.is_node_port_address(t.dst) && snap.has_node_ports();
+        if masquerade || node_ports {
+            return None;
+        }
+        // A cluster IP or service-CIDR address only takes requests: by source. An externalIP
+        // or LB IP also takes other traffic on its other ports, which goes by destination:
+        // the port decides, so reassemble first.
+        if !matches!(snap.service_address(t.dst), Lookup::NotService) {
             return Some(by_address(t.src));
         }
-        let node_ports = snap.is_node_port_address(t.dst) && snap.has_node_ports();
-        return (!masquerade && !node_ports).then(|| by_address(t.dst));
+        return (!snap.has_frontends_at(t.dst)).then(|| by_address(t.dst));
     }
     if let Some(protocol) = Protocol::from_number(t.protocol) {
         if matches!(
@@ -1777,7 +1782,9 @@ fn flow_key(snap: &Snapshot, p: &Parsed) -> Result<FlowKey, Verdict> {
         Kind::Fragment => {
             // A later fragment has no ports: drop it when it goes to a cluster IP, an
             // externalIP, an LB IP or another service address, whatever its protocol.
-            if snap.is_service_destination(p.tuple.dst) {
+            // (An externalIP or LB IP also takes traffic on ports that are not frontends, whose
+            // first fragments pass unremembered: its later fragments pass too.)
+            if !matches!(snap.service_address(p.tuple.dst), Lookup::NotService) {
                 Err(Verdict::Drop(DropReason::Fragment))
             } else {
                 Err(Verdict::Pass)

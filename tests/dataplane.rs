@@ -2525,10 +2525,11 @@ fn later_fragments_of_a_request_reach_the_first_fragments_worker() {
     );
 }
 
-/// A later fragment that arrives before its first one is dropped when it goes to an LB IP or
-/// an externalIP, as to a cluster IP; to a NodePort address it passes.
+/// A later fragment that arrives before its first one is dropped when it goes to a cluster IP
+/// or service-CIDR address; to an LB IP or externalIP (which also take traffic on ports that
+/// are not frontends, whose first fragments pass) or a NodePort address it passes.
 #[test]
-fn early_later_fragments_to_lb_and_external_ips_are_dropped() {
+fn early_later_fragments_are_dropped_only_to_cluster_ips_and_service_cidrs() {
     let mut c = catalog(0, false);
     let pricing = ObjectRef::new("production", "pricing-engine-svc");
     edit_service(&mut c, &pricing, |svc| {
@@ -2537,8 +2538,8 @@ fn early_later_fragments_to_lb_and_external_ips_are_dropped() {
     let snap = c.compile();
     let mut w = worker(71);
     for (dst, want) in [
-        ("198.51.100.7", Verdict::Drop(DropReason::Fragment)),
-        ("203.0.113.50", Verdict::Drop(DropReason::Fragment)),
+        ("198.51.100.7", Verdict::Pass),
+        ("203.0.113.50", Verdict::Pass),
         ("10.96.200.200", Verdict::Drop(DropReason::Fragment)),
         ("192.168.0.10", Verdict::Pass),
         ("8.8.8.8", Verdict::Pass),
