@@ -1496,7 +1496,7 @@ pub fn steer(snap: &Snapshot, pkt: &[u8], workers: u16) -> Option<u16> {
         // A cluster IP or service-CIDR address only takes requests: by source. An externalIP
         // or LB IP also takes other traffic on its other ports, which goes by destination:
         // the port decides, so reassemble first.
-        if !matches!(snap.service_address(t.dst), Lookup::NotService) {
+        if snap.in_service_cidrs(t.dst) {
             return Some(by_address(t.src));
         }
         return (!snap.has_frontends_at(t.dst)).then(|| by_address(t.dst));
@@ -1784,7 +1784,7 @@ fn flow_key(snap: &Snapshot, p: &Parsed) -> Result<FlowKey, Verdict> {
             // externalIP, an LB IP or another service address, whatever its protocol.
             // (An externalIP or LB IP also takes traffic on ports that are not frontends, whose
             // first fragments pass unremembered: its later fragments pass too.)
-            if !matches!(snap.service_address(p.tuple.dst), Lookup::NotService) {
+            if snap.in_service_cidrs(p.tuple.dst) {
                 Err(Verdict::Drop(DropReason::Fragment))
             } else {
                 Err(Verdict::Pass)

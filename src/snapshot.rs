@@ -892,13 +892,17 @@ impl Snapshot {
         self.tables.vip_addrs.get(&AddrKey::new(address)).is_some()
     }
 
-    /// True when a packet to `address` that carries no ports (a later IP fragment) is Service
-    /// traffic: `address` has frontends ([`has_frontends_at`](Self::has_frontends_at)), or is
-    /// a cluster IP or another address of a service CIDR. (A NodePort address is the node's
-    /// own, so this cannot tell without ports; it answers false.)
+    /// True when `address` has frontends ([`has_frontends_at`](Self::has_frontends_at)) or is
+    /// a cluster IP or another address of a service CIDR
+    /// ([`in_service_cidrs`](Self::in_service_cidrs)). NodePorts are not counted.
     pub fn is_service_destination(&self, address: IpAddr) -> bool {
-        self.has_frontends_at(address)
-            || !matches!(self.service_address(address), Lookup::NotService)
+        self.has_frontends_at(address) || self.in_service_cidrs(address)
+    }
+
+    /// True when `address` is a cluster IP of ours or another address of a service CIDR: only
+    /// Service traffic goes there, on any port (another proxy's cluster IPs are not counted).
+    pub fn in_service_cidrs(&self, address: IpAddr) -> bool {
+        !matches!(self.service_address(address), Lookup::NotService)
     }
 
     /// Everything the table says about a packet to (`protocol`, `address`, `port`): a frontend

@@ -203,6 +203,29 @@ impl Ctx<'_> {
     }
 
     /// Required and of `format`.
+    /// `<hints>.<key>`: at most `max` names, none repeated, each accepted by `check` (given
+    /// the entry's field path).
+    fn hints(
+        &self,
+        hints: &str,
+        key: &str,
+        names: &[String],
+        max: usize,
+        check: impl Fn(&str, &str) -> Result<(), ValidationError>,
+    ) -> Result<(), ValidationError> {
+        if names.len() > max {
+            return Err(self.err(format!("{hints}.{key}"), ErrorKind::TooMany { max }));
+        }
+        for (j, name) in names.iter().enumerate() {
+            let field = format!("{hints}.{key}[{j}].name");
+            if names[..j].contains(name) {
+                return Err(self.err(field, ErrorKind::Duplicate));
+            }
+            check(&field, name)?;
+        }
+        Ok(())
+    }
+
     fn name(&self, field: &str, value: &str, format: NameFormat) -> Result<(), ValidationError> {
         if value.is_empty() {
             Err(self.err(field, ErrorKind::Required))
@@ -626,38 +649,27 @@ impl EndpointSlice {
                     NameFormat::Dns1123Label,
                 )?;
             }
-            if e.zone_hints.len() > MAX_ZONE_HINTS {
-                return Err(cx.err(
-                    format!("endpoints[{i}].hints.forZones"),
-                    ErrorKind::TooMany {
-                        max: MAX_ZONE_HINTS,
-                    },
-                ));
-            }
-            for (j, zone) in e.zone_hints.iter().enumerate() {
-                let field = format!("endpoints[{i}].hints.forZones[{j}].name");
-                if e.zone_hints[..j].contains(zone) {
-                    return Err(cx.err(field, ErrorKind::Duplicate));
-                }
-                if !is_label_value(zone) {
-                    return Err(cx.err(field, ErrorKind::InvalidName(NameFormat::LabelValue)));
-                }
-            }
-            if e.node_hints.len() > MAX_NODE_HINTS {
-                return Err(cx.err(
-                    format!("endpoints[{i}].hints.forNodes"),
-                    ErrorKind::TooMany {
-                        max: MAX_NODE_HINTS,
-                    },
-                ));
-            }
-            for (j, node) in e.node_hints.iter().enumerate() {
-                let field = format!("endpoints[{i}].hints.forNodes[{j}].name");
-                if e.node_hints[..j].contains(node) {
-                    return Err(cx.err(field, ErrorKind::Duplicate));
-                }
-                cx.name(&field, node, NameFormat::Dns1123Subdomain)?;
-            }
+            let hints = format!("endpoints[{i}].hints");
+            cx.hints(
+                &hints,
+                "forZones",
+                &e.zone_hints,
+                MAX_ZONE_HINTS,
+                |field, zone| {
+                    if is_label_value(zone) {
+                        Ok(())
+                    } else {
+                        Err(cx.err(field, ErrorKind::InvalidName(NameFormat::LabelValue)))
+                    }
+                },
+            )?;
+            cx.hints(
+                &hints,
+                "forNodes",
+                &e.node_hints,
+                MAX_NODE_HINTS,
+                |field, node| cx.name(field, node, NameFormat::Dns1123Subdomain),
+            )?;
         }
         if self.ports.len() > MAX_SLICE_PORTS {
             return Err(cx.err(
