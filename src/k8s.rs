@@ -28,6 +28,25 @@
 //! address whose parts have leading zeros (`10.96.0.010`, accepted by API servers before strict
 //! IP validation and still found in stored objects) is read as decimal, 10.96.0.10.
 //!
+//! An IPv4-mapped IPv6 address (`::ffff:203.0.113.9`), which the API server accepts with a
+//! warning and kube-proxy treats as IPv4, is read as the IPv4 address (203.0.113.9) in every
+//! field that holds one: `spec.clusterIP`/`clusterIPs` (so the family checks against
+//! `spec.ipFamilies` see IPv4), `spec.externalIPs`, `status.loadBalancer.ingress[].ip` and
+//! EndpointSlice addresses. The checks for special addresses then apply to the IPv4 address,
+//! as Go's do (`::ffff:127.0.0.1` is loopback). A `loadBalancerSourceRanges` entry
+//! `::ffff:a.b.c.d/p` with `p` ≥ 96 is the IPv4 range `a.b.c.d/(p - 96)`, as kube-proxy
+//! reads it; with `p` < 96 it is neither an IPv4 range nor a meaningful IPv6 one (kube-proxy
+//! would filter it out of the IPv4 ranges, leaving the IPv4 load-balancer IPs unrestricted
+//! if it is the only one), so it is refused, naming the entry. The typed model
+//! ([`crate::model`]) keeps refusing IPv4-mapped addresses: this normalisation is the
+//! loader's.
+//!
+//! An IPv4-mapped address in an `addressType: IPv6` slice is refused
+//! (`endpoints[i].addresses[0]`: must be an IPv6 address), as the API server refuses it
+//! (`IsValidIPv6Address`), so no stored slice carries one; kube-proxy's IPv6 proxier would
+//! skip the endpoint as of the wrong family. Read as IPv4 inside an IPv6 slice it could only
+//! be misrouted; read as IPv6 it would never match a packet.
+//!
 //! # Errors and atomicity
 //!
 //! A [`LoadError`] names the object (kind, `namespace/name`, and its index in a List) and the
@@ -557,15 +576,19 @@ impl Cx {
         })
     }
 
+    /// An IP address; an IPv4-mapped one is read as its IPv4 address (see the
+    /// [module documentation](self)).
     fn ip(&self, v: &Value, path: &str) -> Result<IpAddr, LoadError> {
-        parse_ip_sloppy(self.str(v, path)?).ok_or_else(|| {
-            self.err(
-                path,
-                Reason::Malformed {
-                    expected: "an IP address",
-                },
-            )
-        })
+        parse_ip_sloppy(self.str(v, path)?)
+            .map(|ip| ip.to_canonical())
+            .ok_or_else(|| {
+                self.err(
+                    path,
+                    Reason::Malformed {
+                        expected: "an IP address",
+                    },
+                )
+            })
     }
 
     /// The index of the string `v` in `names`.
@@ -764,21 +787,34 @@ fn parse_ip_sloppy(s: &str) -> Option<IpAddr> {
 }
 
 /// A CIDR as kube-proxy parses the API's (`netutils.ParseCIDRSloppy`): its address as
-/// [`parse_ip_sloppy`] reads it.
-fn parse_cidr_sloppy(s: &str) -> Option<Cidr> {
-    if let Ok(c) = s.parse() {
-        return Some(c);
+/// [`parse_ip_sloppy`] reads it, its length as Go's `dtoi` (`/0024` is /24). An IPv4-mapped
+/// range `::ffff:a.b.c.d/p` is the IPv4 range `a.b.c.d/(p - 96)` for `p` ≥ 96 (what
+/// kube-proxy's family split and Go's `IPNet.String` make of it) and refused below 96. On
+/// error, what the field must be ([`Reason::Malformed`]).
+fn parse_cidr_sloppy(s: &str) -> Result<Cidr, &'static str> {
+    const MALFORMED: &str = "a CIDR (address/prefix length)";
+    const MAPPED_SHORT: &str = "an IPv4 or IPv6 range: an IPv4-mapped address (::ffff:a.b.c.d) \
+                                with a prefix length under 96 is neither";
+    let (addr, len) = s.trim().split_once('/').ok_or(MALFORMED)?;
+    let addr = parse_ip_sloppy(addr).ok_or(MALFORMED)?;
+    if len.is_empty() || !len.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(MALFORMED);
     }
-    let (addr, len) = s.trim().split_once('/')?;
-    let addr = parse_ip_sloppy(addr)?;
-    // Go's ParseCIDR reads the length with dtoi, any number of digits: "/0024" is /24.
     let digits = len.trim_start_matches('0');
-    let len = if digits.is_empty() && !len.is_empty() {
-        "0"
+    let len: u8 = if digits.is_empty() {
+        0
     } else {
-        digits
+        digits.parse().map_err(|_| MALFORMED)?
     };
-    format!("{addr}/{len}").parse().ok()
+    let (addr, len) = match addr {
+        IpAddr::V6(a) => match a.to_ipv4_mapped() {
+            Some(v4) if len >= 96 => (IpAddr::V4(v4), len - 96),
+            Some(_) => return Err(MAPPED_SHORT),
+            None => (addr, len),
+        },
+        IpAddr::V4(_) => (addr, len),
+    };
+    Cidr::new(addr, len).map_err(|_| MALFORMED)
 }
 
 fn service_from(m: &Map<String, Value>) -> Result<Service, LoadError> {
@@ -851,14 +887,8 @@ fn service_from(m: &Map<String, Value>) -> Result<Service, LoadError> {
             .enumerate()
         {
             let path = format!("spec.loadBalancerSourceRanges[{i}]");
-            let cidr = parse_cidr_sloppy(cx.str(r, &path)?).ok_or_else(|| {
-                cx.err(
-                    &path,
-                    Reason::Malformed {
-                        expected: "a CIDR (address/prefix length)",
-                    },
-                )
-            })?;
+            let cidr = parse_cidr_sloppy(cx.str(r, &path)?)
+                .map_err(|expected| cx.err(&path, Reason::Malformed { expected }))?;
             service.load_balancer_source_ranges.push(cidr);
         }
     }

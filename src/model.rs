@@ -107,8 +107,9 @@ pub enum IpFamily {
 }
 
 impl IpFamily {
-    /// The family of `addr`. An IPv4-mapped IPv6 address is IPv6 here; validation rejects such
-    /// addresses wherever Kubernetes takes an IP.
+    /// The family of `addr`. An IPv4-mapped IPv6 address is IPv6 here; the model's validation
+    /// rejects such addresses wherever Kubernetes takes an IP. (The JSON loader, `k8s`, reads
+    /// them as the IPv4 address before building the model, as kube-proxy does.)
     pub fn of(addr: IpAddr) -> Self {
         match addr {
             IpAddr::V4(_) => Self::V4,

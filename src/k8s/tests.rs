@@ -1,7 +1,7 @@
 use serde_json::{json, Value};
 
 use super::*;
-use crate::model::seed;
+use crate::model::{seed, SpecialAddress};
 
 const SEED_JSON: &[u8] = include_bytes!("../../testdata/seed-cluster.json");
 
@@ -675,13 +675,11 @@ fn ipv6_with_a_dotted_tail_with_leading_zeros_loads() {
     let s = c.service(&ObjectRef::new("shop", "legacy6")).unwrap();
     let ip = |s: &str| s.parse::<IpAddr>().unwrap();
     assert_eq!(s.external_ips, [ip("64:ff9b::192.0.2.1")]);
-    // An IPv4-mapped address now parses, and meets the model's rule for it (not "malformed").
+    // An IPv4-mapped address with such a tail parses, and is read as the IPv4 address.
     svc["spec"]["externalIPs"] = json!(["::ffff:203.0.113.007"]);
-    let err = load(&mut l, &mut c, &svc).unwrap_err();
-    assert!(
-        matches!(err.reason, Reason::Invalid(ErrorKind::SpecialAddress(_))),
-        "{err}"
-    );
+    load(&mut l, &mut c, &svc).expect("loads");
+    let s = c.service(&ObjectRef::new("shop", "legacy6")).unwrap();
+    assert_eq!(s.external_ips, [ip("203.0.113.7")]);
     let mut bad = service("shop", "bad6", "10.96.5.12");
     bad["spec"]["externalIPs"] = json!(["::ffff:203.0.113.256"]);
     assert!(load(&mut l, &mut c, &bad).is_err());
@@ -815,31 +813,213 @@ fn source_ranges_are_trimmed() {
     assert_eq!(*ranges, want);
 }
 
-/// An IPv4-mapped loadBalancerSourceRanges entry is refused, naming it: stored as an IPv6
-/// prefix it restricted no IPv4 client, so the Service's IPv4 load-balancer IP accepted every
-/// source (the same Service with `203.0.113.0/24` refuses 1.2.3.4). svcplane refuses
-/// IPv4-mapped addresses everywhere else too.
+/// An IPv4-mapped loadBalancerSourceRanges entry `::ffff:a.b.c.d/p` with `p` >= 96 is the IPv4
+/// range `a.b.c.d/(p - 96)`, as kube-proxy reads it (the API server stores it with a warning),
+/// and restricts the IPv4 load-balancer IP. It used to be refused, losing the Service.
 #[test]
-fn ipv4_mapped_source_ranges_are_refused() {
+fn ipv4_mapped_source_ranges_load_as_ipv4_ranges() {
     let mut c = catalog();
     let id = ObjectRef::new("default", "web");
-    for mapped in [
+    let mut lb = load_balancer("default", "web", "10.96.1.1");
+    lb["spec"]["loadBalancerSourceRanges"] = json!([
         "::ffff:203.0.113.0/120",
-        "::ffff:0:0/96",
-        "::FFFF:203.0.113.7/128",
-    ] {
+        "::FFFF:198.51.100.7/128",
+        "::ffff:192.0.2.0/0120"
+    ]);
+    lb["status"] = json!({"loadBalancer": {"ingress": [{"ip": "198.51.100.9"}]}});
+    load(&mut Loader::new(), &mut c, &lb).unwrap();
+    let want: Vec<Cidr> = ["203.0.113.0/24", "198.51.100.7/32", "192.0.2.0/24"]
+        .iter()
+        .map(|s| s.parse().unwrap())
+        .collect();
+    assert_eq!(c.service(&id).unwrap().load_balancer_source_ranges, want);
+    // The IPv4 load-balancer frontend is restricted by them.
+    let snap = c.compile();
+    let f = snap
+        .frontend(Protocol::Tcp, "198.51.100.9".parse().unwrap(), 80)
+        .unwrap();
+    assert_eq!(f.plan().source_ranges(), want.as_slice());
+
+    // `::ffff:0:0/96` is every IPv4 address, as kube-proxy reads it.
+    lb["spec"]["loadBalancerSourceRanges"] = json!(["::ffff:0:0/96"]);
+    load(&mut Loader::new(), &mut c, &lb).unwrap();
+    assert_eq!(
+        c.service(&id).unwrap().load_balancer_source_ranges,
+        ["0.0.0.0/0".parse::<Cidr>().unwrap()]
+    );
+}
+
+/// A mapped address with a prefix length under 96 is no IPv4 range (kube-proxy would count it
+/// as IPv6, leaving the IPv4 LB IP unrestricted when it is the only entry): refused, naming
+/// the entry, and nothing changes.
+#[test]
+fn ipv4_mapped_source_ranges_shorter_than_96_are_refused() {
+    let mut c = catalog();
+    let id = ObjectRef::new("default", "web");
+    load(
+        &mut Loader::new(),
+        &mut c,
+        &load_balancer("default", "web", "10.96.1.1"),
+    )
+    .unwrap();
+    for mapped in ["::ffff:203.0.113.0/80", "::ffff:0:0/95", "::ffff:1.2.3.4/0"] {
         let mut lb = load_balancer("default", "web", "10.96.1.1");
         lb["spec"]["loadBalancerSourceRanges"] = json!(["198.51.100.0/24", mapped]);
         let before = state(&c, std::slice::from_ref(&id));
         let err = load(&mut Loader::new(), &mut c, &lb).unwrap_err();
         assert_eq!(err.field, "spec.loadBalancerSourceRanges[1]", "{mapped}");
+        assert!(matches!(err.reason, Reason::Malformed { .. }), "{err}");
         assert!(err.to_string().contains("IPv4-mapped"), "{err}");
+        assert!(err.to_string().contains("under 96"), "{err}");
         assert_eq!(state(&c, std::slice::from_ref(&id)), before);
     }
+    // Out of range once mapped: /129 is malformed, as for any IPv6 range.
+    let mut lb = load_balancer("default", "web", "10.96.1.1");
+    lb["spec"]["loadBalancerSourceRanges"] = json!(["::ffff:1.2.3.4/129"]);
+    let err = load(&mut Loader::new(), &mut c, &lb).unwrap_err();
+    assert_eq!(
+        err.reason,
+        Reason::Malformed {
+            expected: "a CIDR (address/prefix length)"
+        }
+    );
     // An IPv6 range that merely contains the mapped block is a real IPv6 range.
     let mut lb = load_balancer("default", "web", "10.96.1.1");
     lb["spec"]["loadBalancerSourceRanges"] = json!(["203.0.113.0/24", "::/0"]);
     load(&mut Loader::new(), &mut c, &lb).unwrap();
+}
+
+/// IPv4-mapped addresses (`::ffff:a.b.c.d`), which the API server stores with a warning, load
+/// as their IPv4 addresses wherever the loader reads an address, as kube-proxy reads them
+/// (`ParseIPSloppy(..).String()`, `MapIPsByIPFamily`): cluster IPs (checked against
+/// `ipFamilies` as IPv4), externalIPs, load-balancer ingress IPs and the endpoints of an IPv4
+/// slice. Each used to be refused, and a List holding one lost every object.
+#[test]
+fn ipv4_mapped_addresses_load_as_ipv4() {
+    let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+    let mut lb = load_balancer("default", "web", "::ffff:10.96.1.1");
+    assert_eq!(lb["spec"]["ipFamilies"], json!(["IPv4"]));
+    lb["spec"]["externalIPs"] = json!(["::ffff:203.0.113.9"]);
+    lb["status"] = json!({"loadBalancer": {"ingress": [{"ip": "::ffff:198.51.100.9"}]}});
+    let mut eps = slice(
+        "default",
+        "web-1",
+        "web",
+        &["::ffff:10.244.2.7", "10.244.2.8"],
+    );
+    eps["endpoints"][1]["addresses"] = json!(["::FFFF:10.244.2.8"]);
+    let mut c = catalog();
+    let applied = load(&mut Loader::new(), &mut c, &list(vec![lb, eps])).unwrap();
+    assert_eq!((applied.services, applied.endpoint_slices), (1, 1));
+    let id = ObjectRef::new("default", "web");
+    let s = c.service(&id).unwrap();
+    assert_eq!(s.cluster_ips, ClusterIps::Assigned(vec![ip("10.96.1.1")]));
+    assert_eq!(s.external_ips, [ip("203.0.113.9")]);
+    assert_eq!(s.load_balancer_ingress[0].ip, ip("198.51.100.9"));
+    assert_eq!(addresses(&c, &id), ["10.244.2.7", "10.244.2.8"]);
+    // Programmed as IPv4: frontends at the IPv4 addresses, IPv4 backends.
+    let snap = c.compile();
+    for vip in ["10.96.1.1", "203.0.113.9", "198.51.100.9"] {
+        let f = snap
+            .frontend(Protocol::Tcp, ip(vip), 80)
+            .unwrap_or_else(|| panic!("no frontend at {vip}"));
+        let backends: Vec<IpAddr> = f.plan().backends().iter().map(|b| b.address).collect();
+        assert_eq!(backends, [ip("10.244.2.7"), ip("10.244.2.8")], "{vip}");
+    }
+    assert!(snap
+        .frontend(Protocol::Tcp, ip("::ffff:10.96.1.1"), 80)
+        .is_none());
+
+    // Dual stack: the mapped cluster IP is the IPv4 one, in either position.
+    for (ips, families) in [
+        (["::ffff:10.96.1.2", "fd00:10:96::2"], ["IPv4", "IPv6"]),
+        (["fd00:10:96::2", "::ffff:10.96.1.2"], ["IPv6", "IPv4"]),
+    ] {
+        let mut svc = service("default", "dual", ips[0]);
+        svc["spec"]["clusterIPs"] = json!(ips);
+        svc["spec"]["ipFamilies"] = json!(families);
+        svc["spec"]["ipFamilyPolicy"] = json!("RequireDualStack");
+        let mut c = catalog();
+        load(&mut Loader::new(), &mut c, &svc).unwrap_or_else(|e| panic!("{ips:?}: {e}"));
+        let s = c.service(&ObjectRef::new("default", "dual")).unwrap();
+        assert!(s.cluster_ip_list().contains(&ip("10.96.1.2")), "{ips:?}");
+    }
+    // ... so a mapped address and an IPv4 one are two IPv4 cluster IPs, as the API server
+    // sees them; and a mapped cluster IP under ipFamilies [IPv6] is of the wrong family.
+    let mut svc = service("default", "web", "10.96.1.1");
+    svc["spec"]["clusterIPs"] = json!(["10.96.1.1", "::ffff:10.96.1.2"]);
+    svc["spec"]["ipFamilies"] = json!(["IPv4"]);
+    svc["spec"]["ipFamilyPolicy"] = json!("PreferDualStack");
+    let err = refused(&svc);
+    assert_eq!(
+        (err.field.as_str(), err.reason),
+        (
+            "spec.clusterIPs",
+            Reason::Invalid(ErrorKind::OneIpPerFamily)
+        )
+    );
+    let mut svc = service("default", "web", "::ffff:10.96.1.1");
+    svc["spec"]["ipFamilies"] = json!(["IPv6"]);
+    let err = refused(&svc);
+    assert_eq!(err.field, "spec.clusterIPs[0]");
+    assert_eq!(
+        err.reason,
+        Reason::Invalid(ErrorKind::WrongFamily {
+            expected: IpFamily::V6
+        })
+    );
+
+    // The special-address rules see the IPv4 address, as Go's net.IP methods do.
+    let mut svc = service("default", "web", "10.96.1.1");
+    svc["spec"]["externalIPs"] = json!(["::ffff:127.0.0.1"]);
+    let err = refused(&svc);
+    assert_eq!(err.field, "spec.externalIPs[0]");
+    assert_eq!(
+        err.reason,
+        Reason::Invalid(ErrorKind::SpecialAddress(SpecialAddress::Loopback))
+    );
+    let err = refused(&slice("default", "web-1", "web", &["::ffff:169.254.1.1"]));
+    assert_eq!(err.field, "endpoints[0].addresses[0]");
+    assert_eq!(
+        err.reason,
+        Reason::Invalid(ErrorKind::SpecialAddress(SpecialAddress::LinkLocal))
+    );
+}
+
+/// An IPv4-mapped address in an `addressType: IPv6` slice is refused, naming it: the API
+/// server refuses it too (`IsValidIPv6Address`), and read as IPv4 it would be a backend of the
+/// wrong family for the slice (kube-proxy's IPv6 proxier skips it).
+#[test]
+fn ipv4_mapped_address_in_an_ipv6_slice_is_refused() {
+    let mut bad = slice(
+        "default",
+        "web-1",
+        "web",
+        &["fd00:10:244::7", "::ffff:10.244.2.7"],
+    );
+    bad["addressType"] = json!("IPv6");
+    let err = refused(&list(vec![service("default", "web", "10.96.1.1"), bad]));
+    assert_eq!((err.item, err.kind), (Some(1), "EndpointSlice"));
+    assert_eq!(err.field, "endpoints[1].addresses[0]");
+    assert_eq!(
+        err.reason,
+        Reason::Invalid(ErrorKind::WrongFamily {
+            expected: IpFamily::V6
+        })
+    );
+    assert!(
+        err.to_string().ends_with("must be an IPv6 address"),
+        "{err}"
+    );
+    // Without it the slice loads.
+    let mut good = slice("default", "web-1", "web", &["fd00:10:244::7"]);
+    good["addressType"] = json!("IPv6");
+    let mut c = catalog();
+    load(&mut Loader::new(), &mut c, &good).unwrap();
+    assert_eq!(
+        addresses(&c, &ObjectRef::new("default", "web")),
+        ["fd00:10:244::7"]
+    );
 }
 
 /// `hints.forNodes` load (PreferSameNode, GA in Kubernetes 1.35): the cluster pool keeps the

@@ -96,7 +96,8 @@ pub enum NameFormat {
     LabelValue,
 }
 
-/// Addresses Kubernetes refuses as endpoints and externalIPs (and IPv4-mapped IPv6 anywhere).
+/// Addresses Kubernetes refuses as endpoints and externalIPs, and IPv4-mapped IPv6 anywhere (a
+/// rule of the typed model only: the JSON loader reads those as IPv4, as Kubernetes does).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SpecialAddress {
     /// `0.0.0.0`, `::`.
@@ -107,7 +108,10 @@ pub enum SpecialAddress {
     LinkLocal,
     /// `224.0.0.0/24`, `ff02::/16` (and the other link-local-scope multicast prefixes).
     LinkLocalMulticast,
-    /// `::ffff:0:0/96`: write the IPv4 address instead.
+    /// `::ffff:0:0/96`: write the IPv4 address instead. The model stays strict here (its
+    /// families and flow keys tell IPv4 by the address type); the JSON loader (`k8s`) reads
+    /// such addresses, and `::ffff:a.b.c.d/p` ranges with `p` ≥ 96, as IPv4, as the API
+    /// server and kube-proxy do, so only Rust callers meet this error.
     Ipv4Mapped,
 }
 
