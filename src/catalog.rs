@@ -176,7 +176,7 @@ fn frontend_specs(config: &NodeConfig, service: &Service) -> Vec<FrontendSpec> {
                     field,
                 });
             }
-            if let Some(node_port) = port.node_port {
+            if let Some(node_port) = port.node_port.filter(|_| service.uses_node_ports()) {
                 out.push(FrontendSpec {
                     record: FrontendRecord {
                         protocol: port.protocol,
@@ -208,10 +208,13 @@ fn claims(config: &NodeConfig, service: &Service) -> Claims {
         .enumerate()
         .map(|(i, ip)| (*ip, FieldRef::ClusterIp(i)))
         .collect();
+    // An ExternalName Service's nodePort (stored as given by the API server) claims nothing.
+    let uses_node_ports = service.uses_node_ports();
     let mut node_ports: Vec<(u16, FieldRef)> = service
         .ports
         .iter()
         .enumerate()
+        .filter(|_| uses_node_ports)
         .filter_map(|(i, p)| p.node_port.map(|n| (n, FieldRef::NodePort(i))))
         .collect();
     if let Some(hc) = service.health_check_node_port {

@@ -327,7 +327,10 @@ pub struct ServicePort {
     pub port: u16,
     /// `targetPort`.
     pub target_port: TargetPort,
-    /// `nodePort`, for NodePort and LoadBalancer Services.
+    /// `nodePort`, for NodePort and LoadBalancer Services. An ExternalName Service may carry
+    /// one too (the API server stores it as given); it means nothing there: it is no NodePort,
+    /// claims no number and is not checked against the NodePort range
+    /// ([`Service::uses_node_ports`]).
     pub node_port: Option<u16>,
 }
 
@@ -525,9 +528,19 @@ impl Service {
     /// Service has an externalIP or a (VIP-mode) LB IP of that family. Only then does
     /// externalTrafficPolicy matter.
     pub fn externally_accessible(&self, port: &ServicePort, family: IpFamily) -> bool {
-        port.node_port.is_some()
+        (self.uses_node_ports() && port.node_port.is_some())
             || self.external_ips_of(family).next().is_some()
             || self.load_balancer_ips(family).next().is_some()
+    }
+
+    /// True for NodePort and LoadBalancer Services, whose ports' nodePorts are NodePorts. Other
+    /// types have none, except that the API server stores an ExternalName Service's nodePort
+    /// as given (validation forbids one only for ClusterIP): such a number is ignored.
+    pub fn uses_node_ports(&self) -> bool {
+        matches!(
+            self.service_type,
+            ServiceType::NodePort | ServiceType::LoadBalancer
+        )
     }
 
     /// True when the Service has a health-check nodePort: LoadBalancer with
@@ -546,11 +559,13 @@ impl Service {
 
     /// The port numbers this Service holds in the NodePort range: every nodePort and the
     /// health-check nodePort. Kubernetes allocates these numbers (whatever the protocol) to
-    /// one Service cluster-wide; a catalog uses this to refuse a second holder.
+    /// one Service cluster-wide; a catalog uses this to refuse a second holder. An ExternalName
+    /// Service's nodePorts are not allocated ([`uses_node_ports`](Self::uses_node_ports)).
     pub fn allocated_node_ports(&self) -> impl Iterator<Item = u16> + '_ {
+        let uses = self.uses_node_ports();
         self.ports
             .iter()
-            .filter_map(|p| p.node_port)
+            .filter_map(move |p| p.node_port.filter(|_| uses))
             .chain(self.health_check_node_port)
     }
 }

@@ -2,6 +2,7 @@ use serde_json::{json, Value};
 
 use super::*;
 use crate::model::{seed, SpecialAddress};
+use crate::snapshot::FrontendKind;
 
 const SEED_JSON: &[u8] = include_bytes!("../../testdata/seed-cluster.json");
 
@@ -1149,4 +1150,67 @@ fn source_range_prefix_with_leading_zeros_loads() {
         .map(ToString::to_string)
         .collect();
     assert_eq!(ranges, ["203.0.113.0/24", "0.0.0.0/0"]);
+}
+
+/// ValidateService forbids a nodePort only when type is ClusterIP: an ExternalName Service
+/// with one is stored as given. It loads; its nodePort is no NodePort frontend, claims no
+/// number (30080 is the seed's order-api-svc's; 31999 stays free for another Service) and is
+/// not held to the NodePort range (it used to be refused, losing the whole document).
+#[test]
+fn external_name_with_node_ports_loads_without_node_port_frontends() {
+    let mut c = catalog();
+    let mut l = Loader::new();
+    l.apply_json(&mut c, SEED_JSON).unwrap();
+    let before = c.compile();
+    let ext = json!({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "ext", "namespace": "default"},
+        "spec": {
+            "type": "ExternalName", "externalName": "db.example.com",
+            "ports": [
+                {"name": "a", "port": 80, "nodePort": 30080},
+                {"name": "b", "port": 81, "nodePort": 31999},
+                {"name": "c", "port": 82, "protocol": "UDP", "nodePort": 8080}
+            ]
+        }
+    });
+    let applied = load(&mut l, &mut c, &ext).unwrap();
+    assert_eq!(applied.services, 1);
+    let id = ObjectRef::new("default", "ext");
+    let s = c.service(&id).unwrap();
+    assert_eq!(s.ports[1].node_port, Some(31999), "stored as given");
+    let snap = c.compile();
+    let plan = snap.service(&id).unwrap();
+    assert!(!plan.is_proxied());
+    assert!(plan.frontends().is_empty() && plan.ports().is_empty());
+    assert!(snap.node_port(Protocol::Tcp, IpFamily::V4, 31999).is_none());
+    assert!(snap.node_port(Protocol::Udp, IpFamily::V4, 8080).is_none());
+    let held = snap.node_port(Protocol::Tcp, IpFamily::V4, 30080).unwrap();
+    assert_eq!(
+        held.plan().service(),
+        &ObjectRef::new("production", "order-api-svc")
+    );
+    assert!(!snap
+        .frontends()
+        .iter()
+        .any(|(f, owner)| f.kind == FrontendKind::NodePort && **owner == id));
+    assert_eq!(snap.frontend_count(), before.frontend_count());
+    // 31999 is free: a NodePort Service takes it.
+    let mut np = service("default", "np", "10.96.1.1");
+    np["spec"]["type"] = json!("NodePort");
+    np["spec"]["ports"][0]["nodePort"] = json!(31999);
+    load(&mut l, &mut c, &np).unwrap();
+    assert!(c
+        .compile()
+        .node_port(Protocol::Tcp, IpFamily::V4, 31999)
+        .is_some());
+    // ClusterIP still may not have one.
+    let mut bad = service("default", "web", "10.96.1.2");
+    bad["spec"]["ports"][0]["nodePort"] = json!(31998);
+    let err = refused(&bad);
+    assert_eq!(err.field, "spec.ports[0].nodePort");
+    assert!(
+        matches!(err.reason, Reason::Invalid(ErrorKind::Forbidden(_))),
+        "{err}"
+    );
 }

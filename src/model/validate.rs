@@ -382,10 +382,9 @@ impl Service {
     }
 
     fn validate_ports(&self, cx: &Ctx<'_>, range: PortRange) -> Result<(), ValidationError> {
-        let has_node_ports = matches!(
-            self.service_type,
-            ServiceType::NodePort | ServiceType::LoadBalancer
-        );
+        // An ExternalName Service's nodePort is stored as given (ValidateService forbids one
+        // only for ClusterIP); it is no NodePort, so the range does not apply to it.
+        let has_node_ports = self.uses_node_ports();
         let mut names = BTreeSet::new();
         let mut ports = BTreeSet::new();
         let mut node_ports = BTreeSet::new();
@@ -426,15 +425,13 @@ impl Service {
             }
             if let Some(node_port) = p.node_port {
                 let field = format!("spec.ports[{i}].nodePort");
-                if !has_node_ports {
+                if self.service_type == ServiceType::ClusterIp {
                     return Err(cx.err(
                         field,
-                        ErrorKind::Forbidden(
-                            "may be used only when type is NodePort or LoadBalancer",
-                        ),
+                        ErrorKind::Forbidden("may not be used when type is ClusterIP"),
                     ));
                 }
-                if !range.contains(node_port) {
+                if has_node_ports && !range.contains(node_port) {
                     return Err(cx.err(field, out_of_range(range)));
                 }
                 // The same number may serve several protocols; (protocol, nodePort) is unique.
@@ -952,15 +949,29 @@ mod tests {
     }
 
     #[test]
-    fn node_port_forbidden_on_cluster_ip_and_external_name() {
+    fn node_port_forbidden_on_cluster_ip_only() {
         let mut svc = cluster_ip();
         svc.ports[0].node_port = Some(30080);
         rejects_forbidden(&svc, "spec.ports[0].nodePort");
         svc.service_type = ServiceType::NodePort;
         ok(&svc);
+    }
+
+    /// ValidateService forbids a nodePort only for ClusterIP: an ExternalName Service stores
+    /// one as given. It is no NodePort, so the range does not apply; (protocol, nodePort)
+    /// stays unique, as API validation checks that for every type.
+    #[test]
+    fn external_name_may_carry_a_node_port_outside_the_range() {
         let mut svc = external_name();
-        svc.ports = vec![ServicePort::tcp(80).node_port(30080)];
-        rejects_forbidden(&svc, "spec.ports[0].nodePort");
+        svc.ports = vec![
+            ServicePort::tcp(80).named("http").node_port(30080),
+            ServicePort::tcp(81).named("alt").node_port(80),
+        ];
+        ok(&svc);
+        assert!(!svc.uses_node_ports());
+        assert_eq!(svc.allocated_node_ports().count(), 0);
+        svc.ports[1].node_port = Some(30080);
+        rejects(&svc, "spec.ports[1].nodePort", ErrorKind::Duplicate);
     }
 
     #[test]
