@@ -469,7 +469,10 @@ fn get<'v>(m: &'v Map<String, Value>, key: &str) -> Option<&'v Value> {
 }
 
 /// [`get`] of a field the API server defaults when it is empty: `""` counts as unset
-/// (`SetDefaults_Service`: type, sessionAffinity, a port's protocol).
+/// (`SetDefaults_Service`: type, sessionAffinity, externalTrafficPolicy, a port's protocol
+/// and targetPort). Fields held by pointers in the Go types (`internalTrafficPolicy`,
+/// `ipFamilyPolicy`, `ipMode`) are defaulted only when absent: `""` there is refused, as the
+/// API server's validation refuses it.
 fn get_defaulted<'v>(m: &'v Map<String, Value>, key: &str) -> Option<&'v Value> {
     get(m, key).filter(|v| !matches!(v, Value::String(s) if s.is_empty()))
 }
@@ -904,17 +907,28 @@ fn service_from(m: &Map<String, Value>) -> Result<Service, LoadError> {
     // Without ClientIP affinity a sessionAffinityConfig is ignored: the API server's defaulting
     // (SetDefaults_Service) drops it before validation, so stored objects never carry one and
     // `kubectl apply` accepts manifests that have one.
-    for (key, field) in [
+    //
+    // externalTrafficPolicy "" is unset: SetDefaults_Service makes it Cluster for externally
+    // accessible Services, and validation requires "" for the others. internalTrafficPolicy is
+    // a pointer in the Go type, defaulted only when absent: "" is refused by validation.
+    for (key, field, defaulted) in [
         (
             "externalTrafficPolicy",
             &mut service.external_traffic_policy,
+            true,
         ),
         (
             "internalTrafficPolicy",
             &mut service.internal_traffic_policy,
+            false,
         ),
     ] {
-        if let Some(v) = get(spec, key) {
+        let value = if defaulted {
+            get_defaulted(spec, key)
+        } else {
+            get(spec, key)
+        };
+        if let Some(v) = value {
             *field = match cx.choice(v, &at("spec", key), TRAFFIC_POLICIES)? {
                 0 => TrafficPolicy::Cluster,
                 _ => TrafficPolicy::Local,

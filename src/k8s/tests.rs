@@ -1214,3 +1214,59 @@ fn external_name_with_node_ports_loads_without_node_port_frontends() {
         "{err}"
     );
 }
+
+/// `externalTrafficPolicy: ""` is the default: SetDefaults_Service makes it Cluster for
+/// externally accessible Services, and validation requires "" for the others. It loads exactly
+/// like the field left out, for every type (it used to be refused as unsupported).
+#[test]
+fn empty_external_traffic_policy_is_the_default() {
+    let mut external_name = json!({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "web", "namespace": "default"},
+        "spec": {"type": "ExternalName", "externalName": "db.example.com"}
+    });
+    let mut with_external_ip = service("default", "web", "10.96.1.9");
+    with_external_ip["spec"]["externalIPs"] = json!(["203.0.113.9"]);
+    let mut node_port = service("default", "web", "10.96.1.9");
+    node_port["spec"]["type"] = json!("NodePort");
+    let cases = [
+        service("default", "web", "10.96.1.9"),
+        with_external_ip,
+        node_port,
+        load_balancer("default", "web", "10.96.1.9"),
+        external_name.take(),
+    ];
+    let id = ObjectRef::new("default", "web");
+    for base in cases {
+        let mut plain = catalog();
+        load(&mut Loader::new(), &mut plain, &base).unwrap();
+        let want = plain.service(&id).cloned().unwrap();
+        assert_eq!(want.external_traffic_policy, TrafficPolicy::Cluster);
+        let mut doc = base.clone();
+        doc["spec"]["externalTrafficPolicy"] = json!("");
+        let mut c = catalog();
+        load(&mut Loader::new(), &mut c, &doc).unwrap_or_else(|e| panic!("{base}: {e}"));
+        assert_eq!(c.service(&id), Some(&want), "{base}");
+    }
+}
+
+/// The fields Go holds by pointer are defaulted only when absent (`internalTrafficPolicy`,
+/// `ipFamilyPolicy`): the API server's validation refuses `""` there, and so does the loader,
+/// naming the field; a value that is not one the API knows stays refused too.
+#[test]
+fn empty_strings_the_api_server_refuses_stay_refused() {
+    for (key, value) in [
+        ("internalTrafficPolicy", ""),
+        ("ipFamilyPolicy", ""),
+        ("externalTrafficPolicy", "Global"),
+    ] {
+        let mut bad = service("default", "web", "10.96.1.1");
+        bad["spec"][key] = json!(value);
+        let err = refused(&bad);
+        assert_eq!(err.field, format!("spec.{key}"), "{key}");
+        assert!(
+            matches!(err.reason, Reason::Unsupported { .. }),
+            "{key}: {err}"
+        );
+    }
+}
