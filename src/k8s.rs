@@ -9,7 +9,9 @@
 //!   (`ServiceList`, `EndpointSliceList`, as the API server returns them: items without `kind`),
 //! - or a watch event (`{"type": "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK", "object": ...}`),
 //!
-//! and deletions by kind, namespace and name ([`Loader::delete`]). Unknown fields are ignored, as
+//! deletions by kind, namespace and name ([`Loader::delete`]), and relists: a List that is the
+//! complete set of one kind, after a watch fails with `410 Gone` ([`Loader::replace_json`],
+//! which deletes what the List lacks). Unknown fields are ignored, as
 //! Kubernetes clients ignore them; objects of other kinds or API versions (a Pod in a List, a
 //! `discovery.k8s.io/v1beta1` slice) are skipped and counted in [`Applied::ignored`].
 //!
@@ -58,7 +60,7 @@
 //! The entry point takes one byte buffer and returns plain data, so a C ABI can expose it as one
 //! call.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::IpAddr;
 
@@ -127,7 +129,8 @@ pub struct Applied {
     pub services: usize,
     /// EndpointSlices applied (each one re-merges its Service's endpoints).
     pub endpoint_slices: usize,
-    /// Objects deleted (watch `DELETED` events) that the catalog or loader held.
+    /// Objects deleted (watch `DELETED` events, and objects a relist lacks:
+    /// [`Loader::replace_json`]) that the catalog or loader held.
     pub deleted: usize,
     /// Objects skipped: other kinds or API versions, FQDN slices, slices without the
     /// `kubernetes.io/service-name` label, `BOOKMARK` events, deletions of unknown objects.
@@ -315,6 +318,95 @@ impl Loader {
         }
         let mut staged_catalog = catalog.clone();
         let mut staged = self.clone();
+        for (item, op) in ops {
+            staged
+                .apply_op(&mut staged_catalog, op, &mut applied)
+                .map_err(|e| e.at_item(item))?;
+        }
+        *catalog = staged_catalog;
+        *self = staged;
+        Ok(applied)
+    }
+
+    /// Applies a relist: `json` is a List (`List`, or the typed list of `kind`: `ServiceList`,
+    /// `EndpointSliceList`) holding the complete current set of `kind` objects, cluster-wide
+    /// (`namespace` `None`) or in one namespace, as a list request returns it. This is what a
+    /// watcher does after its watch fails with `410 Gone` (or on any reconnect): objects deleted
+    /// while it was away have no `DELETED` event to replay. Every object of `kind` that the
+    /// catalog (Services) or the loader (EndpointSlices) holds in scope and the list lacks is
+    /// deleted, first, as [`delete`](Self::delete) does; then the list's objects are applied as
+    /// [`apply_json`](Self::apply_json) applies them (so a Service created while the watcher
+    /// was away may take the cluster IP or nodePort of one deleted meanwhile). Objects of the
+    /// other kind in a `List` are applied too, and nothing of that kind is deleted; objects of
+    /// `kind` outside `namespace` are applied, as in `apply_json`.
+    ///
+    /// All or nothing, like a multi-object document: on error nothing changed, in the catalog
+    /// or the loader. A watch event or a single object is refused (field `kind`): neither says
+    /// what no longer exists.
+    pub fn replace_json(
+        &mut self,
+        catalog: &mut Catalog,
+        kind: Kind,
+        namespace: Option<&str>,
+        json: &[u8],
+    ) -> Result<Applied, LoadError> {
+        let doc: Value = serde_json::from_slice(json).map_err(|e| LoadError {
+            item: None,
+            kind: "",
+            object: Box::default(),
+            field: String::new(),
+            reason: Reason::Syntax(e.to_string()),
+        })?;
+        let typed = match kind {
+            Kind::Service => "ServiceList",
+            Kind::EndpointSlice => "EndpointSliceList",
+        };
+        let top_kind = doc.get("kind").and_then(Value::as_str).unwrap_or_default();
+        if top_kind != "List" && top_kind != typed {
+            return Err(LoadError {
+                item: None,
+                kind: "",
+                object: Box::default(),
+                field: "kind".into(),
+                reason: Reason::Unsupported {
+                    value: top_kind.into(),
+                    supported: match kind {
+                        Kind::Service => &["List", "ServiceList"],
+                        Kind::EndpointSlice => &["List", "EndpointSliceList"],
+                    },
+                },
+            });
+        }
+        let ops = convert_document(&doc, catalog.config())?;
+        let listed: BTreeSet<&ObjectRef> = ops
+            .iter()
+            .filter_map(|(_, op)| match (op, kind) {
+                (Op::Service(s), Kind::Service) => Some(&s.id),
+                (Op::Slice { id, .. }, Kind::EndpointSlice) => Some(id),
+                _ => None,
+            })
+            .collect();
+        let in_scope = |id: &ObjectRef| namespace.map_or(true, |ns| id.namespace == ns);
+        let gone: Vec<ObjectRef> = match kind {
+            Kind::Service => catalog
+                .services()
+                .map(|s| &s.id)
+                .filter(|id| in_scope(id) && !listed.contains(id))
+                .cloned()
+                .collect(),
+            Kind::EndpointSlice => self
+                .owners
+                .keys()
+                .filter(|id| in_scope(id) && !listed.contains(id))
+                .cloned()
+                .collect(),
+        };
+        let mut applied = Applied::default();
+        let mut staged_catalog = catalog.clone();
+        let mut staged = self.clone();
+        for id in gone {
+            staged.apply_op(&mut staged_catalog, Op::Delete(kind, id), &mut applied)?;
+        }
         for (item, op) in ops {
             staged
                 .apply_op(&mut staged_catalog, op, &mut applied)

@@ -1270,3 +1270,164 @@ fn empty_strings_the_api_server_refuses_stay_refused() {
         );
     }
 }
+
+/// The seed cluster's items of one kind, as `kubectl get <kind> -A -o json` returns them.
+fn seed_items(kind: &str) -> Vec<Value> {
+    let doc: Value = serde_json::from_slice(SEED_JSON).unwrap();
+    doc["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["kind"] == kind)
+        .cloned()
+        .collect()
+}
+
+fn ids_of(c: &Catalog) -> Vec<String> {
+    c.services().map(|s| s.id.to_string()).collect()
+}
+
+/// A relist replaces the Services: those the list lacks are deleted (before the list is
+/// applied, so a Service created meanwhile on a deleted one's cluster IP loads), the others
+/// stay, and the slices are untouched.
+#[test]
+fn relist_deletes_the_services_it_lacks() {
+    let mut c = catalog();
+    let mut l = Loader::new();
+    l.apply_json(&mut c, SEED_JSON).unwrap();
+    load(&mut l, &mut c, &service("default", "web", "10.96.7.7")).unwrap();
+    let n = c.len();
+    // While the watch was down: web was deleted, and web2 created on web's cluster IP.
+    let mut items = seed_items("Service");
+    items.push(service("default", "web2", "10.96.7.7"));
+    let relist = json!({"apiVersion": "v1", "kind": "ServiceList", "items": items});
+    // Applied as a plain document, the List conflicts: web still holds the IP.
+    let err = l.apply_json(&mut c.clone(), &bytes(&relist)).unwrap_err();
+    assert!(matches!(err.reason, Reason::Conflict(_)), "{err}");
+    let applied = l
+        .replace_json(&mut c, Kind::Service, None, &bytes(&relist))
+        .unwrap();
+    assert_eq!(applied.deleted, 1);
+    assert_eq!(applied.services, n);
+    assert!(c.service(&ObjectRef::new("default", "web")).is_none());
+    assert!(c.service(&ObjectRef::new("default", "web2")).is_some());
+    assert_eq!(c.len(), n);
+    // The slices were not part of it.
+    let redis = ObjectRef::new("production", "redis");
+    assert!(!addresses(&c, &redis).is_empty());
+    assert_eq!(l.slices(&redis).count(), 1);
+}
+
+/// A relist of EndpointSlices forgets the slices it lacks and re-merges their Services.
+#[test]
+fn relist_forgets_the_slices_it_lacks() {
+    let mut c = catalog();
+    let mut l = Loader::new();
+    l.apply_json(&mut c, SEED_JSON).unwrap();
+    let dns = ObjectRef::new("kube-system", "kube-dns");
+    assert_eq!(l.slices(&dns).count(), 2);
+    let mut items: Vec<Value> = seed_items("EndpointSlice")
+        .into_iter()
+        .filter(|s| {
+            s["metadata"]["name"] != "kube-dns-v6abc" && s["metadata"]["name"] != "redis-p0p1q"
+        })
+        .collect();
+    for i in &mut items {
+        // Typed-list items carry neither kind nor apiVersion.
+        let m = i.as_object_mut().unwrap();
+        m.remove("kind");
+        m.remove("apiVersion");
+    }
+    let relist =
+        json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSliceList", "items": items});
+    let applied = l
+        .replace_json(&mut c, Kind::EndpointSlice, None, &bytes(&relist))
+        .unwrap();
+    assert_eq!(applied.deleted, 2);
+    assert_eq!(l.slices(&dns).count(), 1);
+    assert!(
+        addresses(&c, &dns).iter().all(|a| !a.contains(':')),
+        "v6 slice gone"
+    );
+    assert!(!addresses(&c, &dns).is_empty());
+    let redis = ObjectRef::new("production", "redis");
+    assert_eq!(l.slices(&redis).count(), 0);
+    assert!(addresses(&c, &redis).is_empty());
+    // The Services were not part of it.
+    assert!(c.service(&redis).is_some());
+}
+
+/// A relist of one namespace deletes only there.
+#[test]
+fn relist_of_one_namespace_deletes_only_there() {
+    let mut c = catalog();
+    let mut l = Loader::new();
+    l.apply_json(&mut c, SEED_JSON).unwrap();
+    let before = ids_of(&c);
+    let relist = list(vec![service("default", "web", "10.96.7.7")]);
+    let applied = l
+        .replace_json(&mut c, Kind::Service, Some("default"), &bytes(&relist))
+        .unwrap();
+    let default_before = before.iter().filter(|i| i.starts_with("default/")).count();
+    assert!(default_before >= 3);
+    assert_eq!(applied.deleted, default_before);
+    let after = ids_of(&c);
+    let mut want: Vec<String> = before
+        .into_iter()
+        .filter(|i| !i.starts_with("default/"))
+        .chain(["default/web".to_string()])
+        .collect();
+    want.sort();
+    let mut got = after;
+    got.sort();
+    assert_eq!(got, want);
+}
+
+/// A refused relist changes nothing, in the catalog or the loader; watch events and single
+/// objects, which do not say what no longer exists, and a typed list of the other kind are
+/// refused.
+#[test]
+fn refused_relist_changes_nothing() {
+    let mut c = catalog();
+    let mut l = Loader::new();
+    l.apply_json(&mut c, SEED_JSON).unwrap();
+    let ids: Vec<ObjectRef> = seed::cluster().into_iter().map(|s| s.service.id).collect();
+    let before = state(&c, &ids);
+    let slices_before = format!("{:?}", l);
+    let mut bad = service("default", "web", "10.96.7.7");
+    bad["spec"]["ports"][0]["port"] = json!(0);
+    let cases = [
+        (
+            list(vec![service("default", "ok", "10.96.7.8"), bad]),
+            Some(1),
+        ),
+        (
+            json!({"type": "ADDED", "object": service("default", "w", "10.96.7.9")}),
+            None,
+        ),
+        (service("default", "w", "10.96.7.9"), None),
+        (
+            json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSliceList", "items": []}),
+            None,
+        ),
+    ];
+    for (doc, item) in cases {
+        let err = l
+            .replace_json(&mut c, Kind::Service, None, &bytes(&doc))
+            .unwrap_err();
+        assert_eq!(err.item, item, "{err}");
+        if item.is_none() {
+            assert_eq!(err.field, "kind", "{err}");
+        }
+        assert_eq!(state(&c, &ids), before);
+        assert_eq!(format!("{:?}", l), slices_before);
+        assert!(c.service(&ObjectRef::new("default", "ok")).is_none());
+    }
+    // An empty list is a valid relist: nothing of that kind exists any more.
+    let empty = json!({"apiVersion": "v1", "kind": "ServiceList", "items": []});
+    let applied = l
+        .replace_json(&mut c, Kind::Service, None, &bytes(&empty))
+        .unwrap();
+    assert_eq!(applied.deleted, ids.len());
+    assert_eq!(c.services().count(), 0);
+}
