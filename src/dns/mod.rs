@@ -42,6 +42,12 @@
 //! `_tcp.<svc>…`) exist as empty non-terminals. Reverse zones are the configured prefixes'
 //! reverse names ([`ZoneConfig::reverse_zones`]; [`Zone::from_catalog`] adds the node's service
 //! and pod CIDRs), each prefix rounded to whole labels so the zone claims no address outside it.
+//! A cluster IP or headless endpoint outside all of them (a cluster IP outside the service
+//! CIDRs; a hostNetwork pod, or a CNI that gives pods addresses outside the pod CIDRs) still has
+//! its PTR, as the specification (§2.3.3, §2.4.3) requires and CoreDNS answers: its reverse name
+//! is made a zone of its own holding that one address (as an RFC 2317 classless delegation of a
+//! /32 or /128 would), with SOA and NS, so other types there are NODATA while the neighbouring
+//! addresses, outside every zone, stay REFUSED.
 //!
 //! # How a query is answered
 //!

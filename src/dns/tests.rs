@@ -691,6 +691,75 @@ fn ptr_for_cluster_ips_and_headless_endpoints() {
     }
 }
 
+/// PTR records of addresses outside every reverse zone (specification §2.3.3, §2.4.3; CoreDNS
+/// answers them for any address): a ClusterIP outside the service CIDRs, a headless endpoint
+/// outside the pod CIDRs (a hostNetwork pod). Each reverse name is a zone of its own: the PTR is
+/// answered with AA, other types there are NODATA with that name's SOA, and the neighbouring
+/// addresses stay outside every zone (REFUSED).
+#[test]
+fn ptr_outside_the_reverse_zones_is_a_zone_of_its_own() {
+    let outside = Service {
+        cluster_ips: ClusterIps::Assigned(vec![ip("192.0.2.10"), ip("2001:db8::10")]),
+        ports: vec![ServicePort::tcp(80).named("http")],
+        ..Service::new("shop", "outside")
+    };
+    let zone = zone_with(&[
+        (outside, vec![]),
+        headless(
+            "shop",
+            "host-net",
+            vec![Endpoint::new(ip("172.16.5.7")).with_hostname("db-0")],
+            false,
+        ),
+    ]);
+    assert_eq!(zone.skipped(), 0, "{zone:?}");
+    let r = ask(&zone, "10.2.0.192.in-addr.arpa", Type::PTR);
+    assert_answer(
+        &r,
+        &["10.2.0.192.in-addr.arpa. 5 PTR outside.shop.svc.cluster.local."],
+    );
+    let v6 = reverse_name(ip("2001:db8::10")).to_string();
+    let r = ask(&zone, &v6, Type::PTR);
+    assert_answer(
+        &r,
+        &[&format!("{v6} 5 PTR outside.shop.svc.cluster.local.")],
+    );
+    let r = ask(&zone, "7.5.16.172.in-addr.arpa", Type::PTR);
+    assert_answer(
+        &r,
+        &["7.5.16.172.in-addr.arpa. 5 PTR db-0.host-net.shop.svc.cluster.local."],
+    );
+    // Another type at the PTR name: NODATA, with the one-address zone's SOA.
+    let r = ask(&zone, "10.2.0.192.in-addr.arpa", Type::A);
+    assert_negative(
+        &r,
+        Rcode::NOERROR,
+        "10.2.0.192.in-addr.arpa. 5 SOA ns.dns.cluster.local. hostmaster.cluster.local. 1 7200 1800 86400 5",
+    );
+    let r = ask(&zone, "7.5.16.172.in-addr.arpa", Type::SOA);
+    assert_answer(
+        &r,
+        &["7.5.16.172.in-addr.arpa. 5 SOA ns.dns.cluster.local. hostmaster.cluster.local. 1 7200 1800 86400 5"],
+    );
+    // The neighbours (same /24, no record) and the parents are in no zone: REFUSED.
+    for name in [
+        "11.2.0.192.in-addr.arpa",
+        "8.5.16.172.in-addr.arpa",
+        "2.0.192.in-addr.arpa",
+        "5.16.172.in-addr.arpa",
+    ] {
+        let r = ask(&zone, name, Type::PTR);
+        assert_eq!(r.rcode, Rcode::REFUSED, "{name}");
+        assert!(!r.header.aa && r.answer.is_empty() && r.authority.is_empty());
+    }
+    // The same Service's name and the endpoint's own name are unchanged.
+    let r = ask(&zone, "db-0.host-net.shop.svc.cluster.local", Type::A);
+    assert_answer(
+        &r,
+        &["db-0.host-net.shop.svc.cluster.local. 5 A 172.16.5.7"],
+    );
+}
+
 #[test]
 fn reverse_zone_apexes_cover_the_prefix_exactly() {
     let apexes = |s: &str| -> Vec<String> {

@@ -43,6 +43,8 @@ pub struct ZoneConfig {
     /// Address prefixes whose reverse names (`in-addr.arpa`, `ip6.arpa`) the zone answers for:
     /// PTR records of cluster IPs and headless endpoints inside them, NXDOMAIN for the other
     /// addresses inside them. [`Zone::from_catalog`] adds the node's service and pod CIDRs.
+    /// A cluster IP or headless endpoint outside all of them still gets its PTR: its reverse
+    /// name becomes a zone of its own, holding that one address (see [`ZoneBuilder::build`]).
     pub reverse_zones: Vec<Cidr>,
     /// The addresses of this DNS server, published as A/AAAA of `ns.dns.<domain>` (the name in
     /// the zones' NS and SOA records). Empty by default: the name then has no address records.
@@ -192,6 +194,9 @@ pub struct ZoneBuilder {
     domain: NameBuf,
     apexes: BTreeSet<Vec<u8>>,
     records: BTreeMap<Vec<u8>, Vec<Data>>,
+    /// The owners of PTR records (lowercase wire), for the one-address zones of those outside
+    /// every reverse zone.
+    ptr_owners: BTreeSet<Vec<u8>>,
     skipped: usize,
 }
 
@@ -345,6 +350,7 @@ impl ZoneBuilder {
             domain,
             apexes: BTreeSet::new(),
             records: BTreeMap::new(),
+            ptr_owners: BTreeSet::new(),
             skipped: 0,
         };
         builder.add_reverse_zones(&builder.config.reverse_zones.clone());
@@ -375,7 +381,9 @@ impl ZoneBuilder {
     }
 
     fn add_ptr(&mut self, ip: IpAddr, target: &NameBuf) {
-        self.add(&reverse_name(ip), Data::Ptr(target.as_wire().into()));
+        let owner = reverse_name(ip);
+        self.ptr_owners.insert(lowercase(&owner));
+        self.add(&owner, Data::Ptr(target.as_wire().into()));
     }
 
     /// Adds the records of one Service with its EndpointSlices (SEMANTICS.md §9):
@@ -499,9 +507,27 @@ impl ZoneBuilder {
 
     /// The zone: apex records (SOA, NS), `dns-version` TXT, the name server's addresses, and
     /// every name's ancestors up to its zone's apex as empty non-terminals (NODATA, not
-    /// NXDOMAIN). PTR records outside every reverse zone are left out (and counted).
+    /// NXDOMAIN).
+    ///
+    /// A PTR record whose address is outside every reverse zone (a cluster IP outside the
+    /// service CIDRs, a hostNetwork pod's or another CNI's endpoint outside the pod CIDRs) is
+    /// kept: its owner becomes the apex of a zone of that one address, as an RFC 2317 classless
+    /// delegation of a /32 or /128 would make it, with its own SOA and NS. The PTR is answered
+    /// authoritatively, other types at that name are NODATA with that SOA, and other reverse
+    /// names outside every zone (the neighbouring addresses, the parents) stay REFUSED.
     pub fn build(mut self) -> Zone {
         let domain = self.domain;
+        let outside: Vec<Vec<u8>> = self
+            .ptr_owners
+            .iter()
+            .filter(|owner| {
+                !suffix_offsets(owner)
+                    .filter_map(|at| owner.get(at..))
+                    .any(|suffix| self.apexes.contains(suffix))
+            })
+            .cloned()
+            .collect();
+        self.apexes.extend(outside);
         let ns = name_of(&["ns", "dns"], &domain).unwrap_or(domain);
         let hostmaster = name_of(&["hostmaster"], &domain).unwrap_or(domain);
         // The cluster domain is zone 0; reverse zones follow in name order.
@@ -631,8 +657,10 @@ impl Zone {
         self.records.len()
     }
 
-    /// How many records were left out while building: names over DNS limits, PTR records of
-    /// addresses outside every reverse zone.
+    /// How many records were left out while building: those whose names, or an ExternalName
+    /// Service's target, are over DNS limits (a label over 63 bytes, a name over 255). PTR
+    /// records outside every reverse zone are not left out: each gets a zone of its own (see
+    /// [`ZoneBuilder::build`]).
     pub fn skipped(&self) -> usize {
         self.skipped
     }
