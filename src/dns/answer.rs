@@ -147,9 +147,35 @@ struct Out<'b> {
 }
 
 impl<'b> Out<'b> {
-    /// Writes one RRset into `section`, all of it or nothing. An RRset that does not fit in the
-    /// answer or authority section sets TC and ends both (RFC 2181 §9); in the additional
-    /// section it is just left out.
+    /// Writes the records of `set`, owned by `owner`, into the answer section: as many whole
+    /// records as fit, in order. The first that does not fit sets TC and ends the answer and
+    /// authority sections; the records written before it stay (RFC 2181 §9 allows a partial
+    /// RRset with TC set; CoreDNS does the same, and a client that does not retry over TCP,
+    /// such as musl before 1.2.4, still gets addresses). True when every record was written.
+    fn answer(&mut self, zone: &Zone, owner: &[u8], set: &[Data]) -> bool {
+        for data in set {
+            if self.truncated {
+                return false;
+            }
+            let mark = self.w.mark();
+            match zone.write_rr(&mut self.w, owner, data, zone.config.ttl) {
+                Ok(()) => {
+                    if let Some(c) = self.counts.get_mut(ANSWER) {
+                        *c = c.saturating_add(1);
+                    }
+                }
+                Err(Full) => {
+                    self.w.rollback(mark);
+                    self.truncated = true;
+                }
+            }
+        }
+        !self.truncated
+    }
+
+    /// Writes one RRset into `section` (authority or additional), all of it or nothing. An
+    /// RRset that does not fit in the authority section sets TC and ends it (RFC 2181 §9); in
+    /// the additional section it is just left out.
     fn rrset(
         &mut self,
         section: usize,
@@ -233,7 +259,8 @@ impl Zone {
     /// allocates, whatever the bytes.
     ///
     /// The response fits in `out` and in the `transport`'s limit; when the answer does not, TC
-    /// is set and only whole RRsets are kept (see the [module documentation](super)).
+    /// is set and the answer records that fit are kept, whole records in order (see the
+    /// [module documentation](super)).
     pub fn answer(
         &self,
         query: &[u8],
@@ -375,7 +402,7 @@ impl Zone {
             let owner_wire = owner.as_wire();
             if qtype == Type::ANY && !records.is_empty() {
                 for set in records.chunk_by(|a, b| a.rtype() == b.rtype()) {
-                    if !o.rrset(ANSWER, |w| self.write_set(w, owner_wire, set)) {
+                    if !o.answer(self, owner_wire, set) {
                         break;
                     }
                 }
@@ -384,7 +411,7 @@ impl Zone {
             let cname = rrset_of(records, Type::CNAME);
             if qtype != Type::CNAME {
                 if let Some(Data::Cname(target)) = cname.first() {
-                    if !o.rrset(ANSWER, |w| self.write_set(w, owner_wire, cname)) {
+                    if !o.answer(self, owner_wire, cname) {
                         return (Rcode::NOERROR, true);
                     }
                     match NameBuf::from_wire(target) {
@@ -398,7 +425,9 @@ impl Zone {
             if set.is_empty() {
                 // NODATA: the name exists without records of this type.
                 self.negative(o, node.zone);
-            } else if o.rrset(ANSWER, |w| self.write_set(w, owner_wire, set)) {
+            } else if o.answer(self, owner_wire, set) {
+                // Additional records only for a whole answer: after a truncated one there is
+                // no room worth filling.
                 self.additional(o, set);
             }
             return (Rcode::NOERROR, true);

@@ -82,9 +82,15 @@
 //!   get BADVERS. Options are ignored (none is echoed).
 //! - **Truncation** (RFC 2181 §9): the response fits in the caller's buffer and the
 //!   transport's limit ([`Transport::Udp`]: 512 bytes without EDNS; [`Transport::Tcp`]: 65,535).
-//!   Answer and authority RRsets are written whole or not at all; the first that does not fit
-//!   sets TC and ends them (what fit before it stays). Additional RRsets that do not fit are
-//!   left out without TC. A buffer too small for the question gets the header alone, with TC;
+//!   Answer records are written one by one, in order, as many whole records as fit: the first
+//!   that does not fit sets TC and ends the answer and authority sections, and what fit before
+//!   it stays — a part of an RRset too, which RFC 2181 §9 allows with TC set. That is what
+//!   CoreDNS sends, and what a client without a TCP fallback (musl before 1.2.4) uses as it
+//!   is, so it still gets addresses. The authority SOA is written whole or not at all (TC when
+//!   it does not fit); additional records come only with a whole answer, and RRsets of them
+//!   that do not fit are left out without TC. The OPT an EDNS query needs is kept out of the
+//!   room the sections may fill, so a truncated response still carries it. A buffer too small
+//!   for the question gets the header alone, with TC;
 //!   one too small for the OPT an EDNS query needs gets TC too (and an extended RCODE such as
 //!   BADVERS, which only the OPT can carry, is not sent).
 //! - **Header**: ID, opcode, RD and CD are copied; AD, RA and Z are clear.

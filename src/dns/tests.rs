@@ -925,15 +925,28 @@ fn big_headless(n: usize) -> (Service, Vec<EndpointSlice>) {
     headless("default", "big", endpoints, false)
 }
 
+/// The answer records of `big.default.svc.cluster.local` from `10.244.3.100` on, `n` of them.
+fn big_answer(n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| format!("big.default.svc.cluster.local. 5 A 10.244.3.{}", 100 + i))
+        .collect()
+}
+
+/// A response that does not fit keeps the answer records that do, whole and in order (a part
+/// of the RRset, RFC 2181 §9, as CoreDNS sends it), sets TC, and keeps the OPT of an EDNS
+/// query; it parses and is within the limit.
 #[test]
-fn truncation_keeps_whole_rrsets() {
+fn truncation_keeps_the_answer_records_that_fit() {
     let zone = zone_with(&[big_headless(60)]);
     let name = "big.default.svc.cluster.local";
-    // Without EDNS: 512 bytes. 60 A records (16 bytes each) do not fit: TC, header and
-    // question only.
+    // Without EDNS: 512 bytes. 60 A records (16 bytes each) do not fit: TC, and the first 29
+    // after the header and question (12 + 35 + 29 × 16 = 511 bytes).
     let q = query_with(name, Type::A, Class::IN, None);
     let r = ask_raw(&zone, &q, Transport::Udp, 4096);
-    assert!(r.header.tc && r.answer.is_empty() && r.additional.is_empty());
+    assert!(r.header.tc && r.header.aa, "{r:#?}");
+    assert_eq!(r.answer, big_answer(29));
+    assert!(r.authority.is_empty() && r.additional.is_empty() && r.opt.is_none());
+    assert_eq!(r.len, 511);
     assert_eq!(r.rcode, Rcode::NOERROR);
     assert_eq!(r.question.as_deref(), Some(&*format!("{name}. A IN")));
     // With EDNS 4096, capped at 1232: fits (12 + 35 + 60 × 16 + 11 = 1018 bytes).
@@ -944,20 +957,24 @@ fn truncation_keeps_whole_rrsets() {
         4096,
     );
     assert!(!r.header.tc);
-    assert_eq!(r.answer.len(), 60);
+    assert_eq!(r.answer, big_answer(60));
     assert_eq!(r.len, 1018);
-    // An EDNS size below 512 counts as 512.
+    // An EDNS size below 512 counts as 512; the OPT (11 bytes) is kept, so 28 records fit
+    // (12 + 35 + 28 × 16 + 11 = 506 bytes).
     let r = ask_raw(
         &zone,
         &query_with(name, Type::A, Class::IN, Some(100)),
         Transport::Udp,
         4096,
     );
-    assert!(r.header.tc && r.answer.is_empty() && r.len <= 512);
-    assert!(r.opt.is_some(), "the OPT is kept when truncating");
-    // The caller's buffer is a limit too, also over TCP.
+    assert!(r.header.tc);
+    assert_eq!(r.answer, big_answer(28));
+    assert_eq!(r.len, 506);
+    assert_eq!(r.opt, Some((1232, 0)), "the OPT is kept when truncating");
+    // The caller's buffer is a limit too, also over TCP: 34 records in 600 bytes.
     let r = ask_raw(&zone, &q, Transport::Tcp, 600);
-    assert!(r.header.tc && r.answer.is_empty() && r.len <= 600);
+    assert!(r.header.tc && r.len <= 600);
+    assert_eq!(r.answer, big_answer(34));
     let r = ask_raw(&zone, &q, Transport::Tcp, 65_535);
     assert!(!r.header.tc && r.answer.len() == 60);
 
@@ -978,7 +995,22 @@ fn truncation_keeps_whole_rrsets() {
     assert_eq!(r.len, 1061 + 160);
     let r = ask_raw(&zone, &q, Transport::Tcp, 65_535);
     assert_eq!(r.additional.len(), 16);
-    // ANY: RRsets that fit are kept, the first that does not sets TC.
+    // The same SRV answer in 512 bytes: the first 7 SRV records (12 + 46 + 7 × 62 = 492
+    // bytes), TC, and no additional records after a truncated answer.
+    let q = query_with(
+        "_http._tcp.big.default.svc.cluster.local",
+        Type::SRV,
+        Class::IN,
+        None,
+    );
+    let whole = ask_raw(&zone, &q, Transport::Tcp, 65_535);
+    let r = ask_raw(&zone, &q, Transport::Udp, 4096);
+    assert!(r.header.tc);
+    assert_eq!(r.answer, whole.answer[..7]);
+    assert!(r.additional.is_empty());
+    assert_eq!(r.len, 492);
+    // ANY: the RRsets that fit are kept, then the records of the next that fit, and TC:
+    // 12 + 35 + 20 × 16 = 367 bytes of A records, then 5 AAAA records of 28 bytes (507).
     let zone = zone_with(&[
         big_headless(20),
         headless(
@@ -993,12 +1025,18 @@ fn truncation_keeps_whole_rrsets() {
     let q = query_with("big.default.svc.cluster.local", Type::ANY, Class::IN, None);
     let r = ask_raw(&zone, &q, Transport::Udp, 4096);
     assert!(r.header.tc);
+    assert_eq!(r.answer.len(), 25, "{r:#?}");
+    assert_eq!(r.answer[..20], big_answer(20));
     assert_eq!(
-        r.answer.len(),
-        20,
-        "the A RRset fits, the AAAA RRset does not"
+        r.answer[20..],
+        (0..5)
+            .map(|i| {
+                let a = IpAddr::from([0xfd00, 0x10, 0x244, 3, 0, 0, 0, i]);
+                format!("big.default.svc.cluster.local. 5 AAAA {a}")
+            })
+            .collect::<Vec<_>>()
     );
-    assert!(r.answer.iter().all(|a| a.contains(" A ")));
+    assert_eq!(r.len, 507);
 }
 
 #[test]

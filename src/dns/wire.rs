@@ -5,7 +5,8 @@
 //! record, every RDATA of a type it knows — and then hands out views ([`Question`], [`Record`],
 //! [`Name`]) that read the bytes in place. [`Writer`] appends to a `&mut [u8]` and reports
 //! [`Full`] instead of writing past its end; [`Writer::mark`] and [`Writer::rollback`] undo a
-//! partly written record set, which is how truncation keeps whole RRsets (RFC 2181 §9).
+//! partly written record or record set, which is how truncation keeps only whole records
+//! (RFC 2181 §9).
 //!
 //! # Names
 //!
