@@ -425,6 +425,34 @@ fn external_name_is_a_cname() {
     );
 }
 
+/// An ExternalName whose value is an IP address (API validation accepts `192.0.2.1`) has no
+/// record, as in CoreDNS, which adds only host names: NXDOMAIN for every type, not a CNAME to
+/// `192.0.2.1.`; the Service is counted in `skipped`. A host name made of digits is still one.
+#[test]
+fn external_name_of_an_ip_address_has_no_record() {
+    let zone = zone_with(&[
+        external("default", "by-ip", "192.0.2.1"),
+        external("default", "by-ip-dot", "192.0.2.1."),
+        external("default", "by-ip6", "2001:db8::1"),
+        external("default", "numeric-host", "192.0.2.1.nip.io"),
+    ]);
+    assert_eq!(zone.skipped(), 3, "{zone:?}");
+    for name in ["by-ip", "by-ip-dot", "by-ip6"] {
+        let fqdn = format!("{name}.default.svc.cluster.local");
+        for qtype in [Type::A, Type::AAAA, Type::CNAME, Type::ANY] {
+            let r = ask(&zone, &fqdn, qtype);
+            assert_negative(&r, Rcode::NXDOMAIN, SOA);
+        }
+    }
+    let listing = zone.to_string();
+    assert!(!listing.contains("by-ip"), "{listing}");
+    let r = ask(&zone, "numeric-host.default.svc.cluster.local", Type::A);
+    assert_answer(
+        &r,
+        &["numeric-host.default.svc.cluster.local. 5 CNAME 192.0.2.1.nip.io."],
+    );
+}
+
 /// A zone of the seed cluster plus `extra` Services with their slices.
 fn zone_with(extra: &[(Service, Vec<EndpointSlice>)]) -> Zone {
     let catalog = seed_catalog();

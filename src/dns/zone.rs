@@ -322,6 +322,16 @@ fn name_of(labels: &[&str], suffix: &NameBuf) -> Result<NameBuf, NameError> {
     Ok(name)
 }
 
+/// Whether an ExternalName target is an IP address rather than a host name (a trailing dot
+/// allowed, as for host names).
+fn is_ip_literal(target: &str) -> bool {
+    target
+        .strip_suffix('.')
+        .unwrap_or(target)
+        .parse::<IpAddr>()
+        .is_ok()
+}
+
 /// Where `name` (uncompressed wire) starts its suffixes: the offsets of its labels, then the
 /// root label's.
 fn suffix_offsets(name: &[u8]) -> impl Iterator<Item = usize> + '_ {
@@ -389,6 +399,9 @@ impl ZoneBuilder {
     /// Adds the records of one Service with its EndpointSlices (SEMANTICS.md §9):
     ///
     /// - ExternalName: CNAME `<svc>.<ns>.svc.<domain>` → `externalName` (trailing dot allowed);
+    ///   nothing when `externalName` is an IP address (`192.0.2.1`, `2001:db8::1`, with or
+    ///   without a trailing dot), which API validation accepts but is no host name: CoreDNS
+    ///   serves no record for it either, so the name is NXDOMAIN (counted in [`Zone::skipped`]);
     /// - with cluster IPs: A/AAAA of every cluster IP, PTR of each, SRV
     ///   `_<port>._<proto>.<svc>…` (priority 0, weight 100, the Service port, target the
     ///   Service name) for every named port;
@@ -408,6 +421,12 @@ impl ZoneBuilder {
         };
         if service.service_type == ServiceType::ExternalName {
             let target = service.external_name.as_deref().unwrap_or_default();
+            if is_ip_literal(target) {
+                // Not a host name: no CNAME to `192.0.2.1.` (CoreDNS adds the Service only when
+                // its externalName is a host name), so the name is NXDOMAIN.
+                self.skipped += 1;
+                return;
+            }
             match NameBuf::from_dotted(target) {
                 Ok(t) if !t.is_root() => self.add(&base, Data::Cname(t.as_wire().into())),
                 _ => self.skipped += 1,
@@ -658,7 +677,8 @@ impl Zone {
     }
 
     /// How many records were left out while building: those whose names, or an ExternalName
-    /// Service's target, are over DNS limits (a label over 63 bytes, a name over 255). PTR
+    /// Service's target, are over DNS limits (a label over 63 bytes, a name over 255), and the
+    /// CNAMEs of ExternalName Services whose `externalName` is empty or an IP address. PTR
     /// records outside every reverse zone are not left out: each gets a zone of its own (see
     /// [`ZoneBuilder::build`]).
     pub fn skipped(&self) -> usize {
