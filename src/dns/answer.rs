@@ -1,7 +1,7 @@
 //! Answering one query from a [`Zone`] into a caller's buffer. Nothing here allocates.
 
 use super::wire::{
-    Class, Full, Header, Message, NameBuf, Opcode, Question, Rcode, Section, Type, Writer,
+    Class, Full, Header, Message, NameBuf, Opcode, Question, Rcode, Record, Section, Type, Writer,
     HEADER_LEN, MAX_MESSAGE_LEN,
 };
 use super::zone::{soa_timers, Data, Lookup, Node, Zone};
@@ -71,6 +71,17 @@ struct Edns {
     dnssec_ok: bool,
 }
 
+impl Edns {
+    /// The parameters an OPT record carries.
+    fn of(opt: &Record<'_>) -> Self {
+        Self {
+            udp_size: opt.class.0,
+            version: (opt.ttl >> 16) as u8,
+            dnssec_ok: opt.ttl & 0x8000 != 0,
+        }
+    }
+}
+
 /// What a query asks, or why it cannot be answered normally.
 struct Request<'q> {
     question: Option<Question<'q>>,
@@ -95,13 +106,38 @@ fn edns_of(msg: &Message<'_>) -> Result<Option<Edns>, ()> {
         if edns.is_some() || !r.name.is_root() {
             return Err(());
         }
-        edns = Some(Edns {
-            udp_size: r.class.0,
-            version: (r.ttl >> 16) as u8,
-            dnssec_ok: r.ttl & 0x8000 != 0,
-        });
+        edns = Some(Edns::of(&r));
     }
     Ok(edns)
+}
+
+/// The EDNS(0) parameters of a query that does not parse as a whole: its OPT when one was read
+/// before the error, under the rules of [`edns_of`] (an OPT outside the additional section, a
+/// second one or one not owned by the root among the records read means none). So a query
+/// with a good OPT followed by a broken record still gets its error with an OPT (RFC 6891
+/// §6.1.1, §7).
+fn edns_before_error(query: &[u8], header: &Header) -> Option<Edns> {
+    let mut pos = HEADER_LEN;
+    for _ in 0..header.qdcount {
+        pos = Question::parse(query, pos).ok()?.1;
+    }
+    let mut edns = None;
+    let counts = [header.ancount, header.nscount, header.arcount];
+    for (section, count) in counts.into_iter().enumerate() {
+        for _ in 0..count {
+            let Ok((r, next)) = Record::parse(query, pos) else {
+                return edns;
+            };
+            if r.rtype == Type::OPT {
+                if section != ADDITIONAL || edns.is_some() || !r.name.is_root() {
+                    return None;
+                }
+                edns = Some(Edns::of(&r));
+            }
+            pos = next;
+        }
+    }
+    edns
 }
 
 /// Reads the query. The response carries an OPT whenever the query's OPT could be read, so an
@@ -119,11 +155,18 @@ fn read_request<'q>(query: &'q [u8], header: &Header) -> Request<'q> {
     };
     let msg = Message::parse(query);
     if header.opcode != Opcode::QUERY {
-        let edns = msg.ok().and_then(|m| edns_of(&m).ok().flatten());
+        let edns = match msg {
+            Ok(m) => edns_of(&m).ok().flatten(),
+            Err(_) => edns_before_error(query, header),
+        };
         return fail(Rcode::NOTIMP, first_question(), edns);
     }
     let Ok(msg) = msg else {
-        return fail(Rcode::FORMERR, first_question(), None);
+        return fail(
+            Rcode::FORMERR,
+            first_question(),
+            edns_before_error(query, header),
+        );
     };
     let Ok(edns) = edns_of(&msg) else {
         return fail(Rcode::FORMERR, first_question(), None);

@@ -75,7 +75,8 @@
 //!   ([`NoAnswer`]). An opcode other than QUERY gets NOTIMP; QDCOUNT ≠ 1, a malformed name or
 //!   record (see [`wire`]), an OPT outside the additional section, two OPTs or an OPT not owned
 //!   by the root get FORMERR — echoing the question when it could be read, and an OPT when the
-//!   query's OPT could be read. Bytes after the last record are ignored.
+//!   query's OPT could be read (also when a malformed record follows it, RFC 6891 §7). Bytes
+//!   after the last record are ignored.
 //! - **EDNS(0)** (RFC 6891): an OPT in the query raises the UDP limit to its buffer size,
 //!   between 512 and [`ZoneConfig::udp_payload_size`] (1232 by default), and the response
 //!   carries an OPT advertising that size, with the DO bit copied. EDNS versions other than 0

@@ -1127,7 +1127,39 @@ fn malformed_queries() {
     let r = ask_raw(&zone, &two, Transport::Udp, 512);
     assert_eq!(r.rcode, Rcode::FORMERR);
     assert!(r.question.is_none());
-    assert_eq!(r.opt, None, "the message does not parse: no OPT");
+    assert_eq!(
+        r.opt, None,
+        "the OPT's bytes were read as the second question: no OPT record was read, none is sent"
+    );
+    // A good OPT, then a record cut short (ARCOUNT 2): FORMERR with the question and an OPT,
+    // the query's OPT having been read before the error (RFC 6891 §7).
+    let mut opt_then_broken = good.clone();
+    opt_then_broken[11] = 2;
+    opt_then_broken.extend([0, 0, 1]); // the root owner, then half a type
+    let r = ask_raw(&zone, &opt_then_broken, Transport::Udp, 512);
+    assert_eq!(r.rcode, Rcode::FORMERR);
+    assert!(r.question.is_some());
+    assert_eq!(r.opt, Some((1232, 0)), "the OPT read before the error");
+    // The same query with opcode STATUS: NOTIMP, with the OPT too.
+    let mut status_broken = opt_then_broken.clone();
+    status_broken[2] |= Opcode::STATUS.0 << 3;
+    let r = ask_raw(&zone, &status_broken, Transport::Udp, 512);
+    assert_eq!((r.rcode, r.opt), (Rcode::NOTIMP, Some((1232, 0))));
+    // A malformed record (a forward pointer as its owner) before the OPT: the OPT was never
+    // read, so none is sent.
+    let mut broken_then_opt = good[..good.len() - 11].to_vec();
+    broken_then_opt[11] = 2;
+    broken_then_opt.extend([0xc0, 0xff, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0]);
+    broken_then_opt.extend_from_slice(&good[good.len() - 11..]);
+    let r = ask_raw(&zone, &broken_then_opt, Transport::Udp, 512);
+    assert_eq!((r.rcode, r.opt), (Rcode::FORMERR, None));
+    // Two OPTs read before the error: the query's EDNS is invalid, no OPT is sent.
+    let mut two_opts_then_broken = good.clone();
+    two_opts_then_broken.extend_from_slice(&good[good.len() - 11..]);
+    two_opts_then_broken[11] = 3;
+    two_opts_then_broken.extend([0, 0, 1]);
+    let r = ask_raw(&zone, &two_opts_then_broken, Transport::Udp, 512);
+    assert_eq!((r.rcode, r.opt), (Rcode::FORMERR, None));
     // No question, a good OPT: FORMERR with an OPT.
     let mut none = good[..12].to_vec();
     none[5] = 0;
