@@ -75,7 +75,9 @@
 //! backends), each turn makes the first steps of its backend's next walk right away,
 //! branch-free, and the walks that need more are advanced together, also branch-free, so that
 //! turns rarely end on a mispredicted branch (same result again; see
-//! `Filler::speculative_cycle`). Unequal weights add a sort of at most M turns (or O(M log |A|)
+//! `Filler::speculative_cycle`); while a quarter of the slots or more is empty, those cycles
+//! read occupancy from the table itself, so that a turn's check and its write touch one cache
+//! line (see `Slots`). Unequal weights add a sort of at most M turns (or O(M log |A|)
 //! heap steps for large, coprime weights). The populate loop allocates nothing and divides
 //! nothing per probe; memory during the build is the table itself (M entries of 2 bytes,
 //! written once per slot), an occupancy byte per slot (what the probes read: half the
