@@ -84,13 +84,12 @@
 //! footprint of the table; a [`MaglevBuilder`] keeps it from one build to the next), a few
 //! words per backend and up to 8 bytes per turn of the replayed cycle. A single active backend
 //! takes every slot, so its table is filled directly, without population. At `M = 65537` with
-//! 1,000 equal-weight backends a build takes 0.40–0.65 ms on the 2-core development machine,
-//! depending on how busy its host is (median 0.458 ms over six full criterion runs on one day,
-//! 0.548 ms over five in a slow afternoon; 2.6–3.6 times faster than the paper's loop written
-//! plainly and 2.9–3.6 times faster than Katran's build transcribed, and about 1.5 times the
-//! build's loads and stores alone, all measured in the same runs); with 10 backends
-//! 0.43–0.60 ms. That is several hundred times faster than the `maglev` crate at 1,000
-//! backends (figures in `BENCHMARKS.md`).
+//! 1,000 equal-weight backends a build takes 0.40–0.75 ms on the 2-core development machine,
+//! depending on how busy its host is (criterion means of 0.535–0.615 ms in three runs of the
+//! latest session, 0.458 ms median over six runs on a fast day; 3.0–3.5 times faster than
+//! Katran's build transcribed, and 1.0–1.4 times the build's loads and stores alone, measured
+//! in the same runs); with 10 backends 0.43–0.74 ms. That is several hundred times faster
+//! than the `maglev` crate at 1,000 backends (figures in `BENCHMARKS.md`).
 //! Nothing here panics: every bad input is a [`MaglevError`].
 
 use alloc::boxed::Box;
