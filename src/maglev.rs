@@ -556,12 +556,13 @@ fn add_mod(a: u32, b: u32, m: u32) -> u32 {
 /// table in one sequential pass ([`Slots::sync_bytes`]). The const parameter `TABLE` of the
 /// functions below says which of the two a loop reads: `true`, the table; `false`, the bytes.
 ///
-/// Accesses are unchecked (`is_taken` and `take`, the only ones in the probe loops): removing
-/// the bounds check, or the mask of a power-of-two working array that replaced it before, cut
-/// the instructions of a build by 15% and its time by about 10% (`BENCHMARKS.md`). Every slot
-/// index is below `m`, the table's length, by construction: a cursor starts at an offset
-/// `h1 % m`, every step is [`add_mod`] of two values below `m` (skips are in `1..m`), and the
-/// endgame's empty slots come from a scan of the occupancy bytes.
+/// Accesses are unchecked (`is_taken`, `take`, `taken` and `put`, the only ones in the probe
+/// loops): removing the bounds check, or the mask of a power-of-two working array that
+/// replaced it before, cut the instructions of a build by 15% and its time by about 10%
+/// (`BENCHMARKS.md`). Every slot index is below `m`, the length of the table and of the
+/// bytes, by construction: a cursor starts at an offset `h1 % m`, every step is [`add_mod`] of
+/// two values below `m` (skips are in `1..m`), and the endgame's empty slots come from a scan
+/// of the occupancy bytes.
 struct Slots {
     table: Box<[u16]>,
     bytes: Vec<u8>,
