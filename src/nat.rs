@@ -154,8 +154,10 @@ pub enum Kind {
     IcmpError,
     /// Another ICMP message (no identifier): only the addresses are rewritten.
     IcmpOther,
-    /// A quoted packet (in an ICMP error) of another IP protocol, GRE or IP-in-IP say: nothing
-    /// past its IP header is known, so only the addresses are rewritten.
+    /// A quoted packet (in an ICMP error) of another IP protocol, GRE or IP-in-IP say, or an
+    /// IPv6 packet whose extension headers are not walked (ESP, AH, a routing header with
+    /// segments left: its tuple then has protocol 59, "no next header"): nothing past its IP
+    /// header is known, so only the addresses are rewritten.
     OtherProtocol,
 }
 
@@ -575,7 +577,32 @@ fn parse_inner(family: Family, buf: &[u8], l3_offset: usize, end: usize) -> Resu
             if is_v4_mapped(&ip.src_addr()) || is_v4_mapped(&ip.dst_addr()) {
                 return Err(Error::Malformed);
             }
-            let ul = ipv6::upper_layer(q)?;
+            let ul = match ipv6::upper_layer(q) {
+                Ok(ul) => ul,
+                // ESP, AH, no next header, a routing header with segments left, too many
+                // extension headers: nothing past the fixed header is known, so the quote is
+                // taken as `other_protocol` takes such a packet itself (addresses only, no
+                // flow of it is tracked). The error is still about that packet and must reach
+                // it (RFC 4443 §2.4; a Packet Too Big must not be filtered, RFC 4890 §4.3.1),
+                // as IPv4 errors quoting ESP or GRE do.
+                Err(wire::Error::Unsupported) => {
+                    let tuple = Tuple {
+                        protocol: ip_protocol::IPV6_NO_NEXT,
+                        src: IpAddr::V6(Ipv6Addr::from(ip.src_addr())),
+                        dst: IpAddr::V6(Ipv6Addr::from(ip.dst_addr())),
+                        src_port: 0,
+                        dst_port: 0,
+                    };
+                    return Ok(Inner {
+                        tuple,
+                        l3_offset,
+                        l4_offset: l3_offset + ipv6::HEADER_LEN,
+                        kind: Kind::OtherProtocol,
+                        l4_len: None,
+                    });
+                }
+                Err(e) => return Err(e.into()),
+            };
             let t = Tuple {
                 protocol: ul.protocol,
                 src: IpAddr::V6(Ipv6Addr::from(ip.src_addr())),
@@ -720,6 +747,28 @@ fn set_addr(buf: &mut [u8], at: usize, new: &IpAddr, d: &mut Delta) {
 /// Updates the checksum field at `at` by `d`, recording the change of the field itself in
 /// `outer` (for a checksum that sits inside data another checksum covers).
 #[inline]
+/// After a checksum update of the ICMPv4 message `buf[l4..end]`: if every byte but the
+/// checksum is zero (an echo reply with identifier 0, sequence 0 and no or a zero payload), the
+/// checksum must be `0xffff`, not the `0` RFC 1624 eqn. 3 ([`Delta::apply`]) gives. The data
+/// then sums to zero, and a receiver's sum over the message, checksum included, must fold to
+/// `0xffff` (Linux checks `csum_fold(...) == 0`): a `0` checksum fails that. Eqn. 3 is exact
+/// for every other header svcplane rewrites, whose data is never all zero (IPv4's version
+/// field, the pseudo-headers of TCP, UDP and ICMPv6). `outer` records the change for a
+/// checksum that covers these bytes (the ICMP error quoting the message); in one's complement
+/// `0` and `0xffff` are the same value, so it changes that checksum only where it must.
+fn icmpv4_zero_message(buf: &mut [u8], l4: usize, end: usize, outer: &mut Delta) {
+    let Some(msg) = buf.get(l4..end) else {
+        return;
+    };
+    if msg.len() < 4 || msg[2] != 0 || msg[3] != 0 {
+        return;
+    }
+    if msg.iter().all(|&b| b == 0) {
+        wr16(buf, l4 + 2, 0xffff);
+        outer.replace(0, 0xffff);
+    }
+}
+
 fn update_csum(buf: &mut [u8], at: usize, d: &Delta, udp: bool, outer: &mut Delta) {
     let old = rd16(buf, at);
     let new = if udp { d.apply_udp(old) } else { d.apply(old) };
@@ -802,6 +851,9 @@ pub fn apply(buf: &mut [u8], p: &Parsed, rw: &Rewrite) -> Result<(), Error> {
                 d_l4.merge(d_addr);
             }
             update_csum(buf, l4 + 2, &d_l4, false, &mut unused);
+            if p.family == Family::V4 {
+                icmpv4_zero_message(buf, l4, p.end, &mut unused);
+            }
         }
         Kind::IcmpOther if p.family == Family::V6 => {
             update_csum(buf, l4 + 2, &d_addr, false, &mut unused);
@@ -1244,6 +1296,12 @@ fn apply_icmp_error(buf: &mut [u8], p: &Parsed, inner: &Inner, rw: &Rewrite) {
                 d_in_l4.merge(d_in_addr);
             }
             update_csum(buf, l4 + 2, &d_in_l4, false, &mut d_icmp);
+            // Only a message quoted whole can be seen to be all zero.
+            if let (Family::V4, Some(len)) = (family, inner.l4_len) {
+                if l4 + len <= p.end {
+                    icmpv4_zero_message(buf, l4, l4 + len, &mut d_icmp);
+                }
+            }
         }
         Kind::IcmpOther if family == Family::V6 => {
             update_csum(buf, l4 + 2, &d_in_addr, false, &mut d_icmp);

@@ -2624,3 +2624,77 @@ fn a_fragment_entry_lives_its_whole_timeout() {
         Verdict::Drop(DropReason::Fragment)
     );
 }
+
+/// ICMPv6 errors quoting a packet whose extension headers svcplane does not walk (ESP, AH, a
+/// routing header with segments left, no next header) are delivered like the IPv4 errors
+/// quoting ESP or GRE: they match no flow and pass, untouched, on both paths and in
+/// `explain`. They used to be `Invalid`, which a datapath drops: path-MTU discovery for IPsec,
+/// SRv6 and Mobile IPv6 traffic through the node would break (RFC 4443 §2.4, RFC 4890 §4.3.1).
+#[test]
+fn icmpv6_errors_quoting_unwalked_extension_headers_pass() {
+    use svcplane::nat::Kind;
+    let snap = seed_snap(0);
+    let (router, pod): (IpAddr, IpAddr) = (
+        "fd00:10:244:1::1".parse().unwrap(),
+        "fd00:10:244:1::100".parse().unwrap(),
+    );
+    // The quoted packets: from the pod to a Service and to an outside address.
+    let quoted = |proto: u8, ext: Vec<u8>, dst: &str| {
+        let mut s = spec(proto, "fd00:10:244:1::100", 0, dst, 0, 0);
+        s.ext = ext;
+        s.packet_with(&[7; 24], None)
+    };
+    let mut quotes = Vec::new();
+    for dst in ["fd00:10:96::a", "2001:db8::9"] {
+        quotes.push(quoted(50, vec![], dst)); // ESP
+        quotes.push(quoted(51, vec![], dst)); // AH
+        quotes.push(quoted(59, vec![], dst)); // no next header
+        quotes.push(quoted(50, vec![0, 60], dst)); // hop-by-hop, dest. options, then ESP
+                                                   // A routing header with one segment left (type 4, SRv6), then UDP.
+        let mut p = quoted(17, vec![43], dst);
+        p[40 + 3] = 1;
+        quotes.push(p);
+    }
+    // IPv4: fragmentation needed, quoting ESP (the behaviour IPv6 now matches).
+    let v4_quote = spec(50, "10.244.1.100", 0, "203.0.113.9", 0, 0).packet_with(&[7; 24], None);
+    let mut cases: Vec<Vec<u8>> = quotes
+        .iter()
+        .map(|q| icmp_error(&router, &pod, 2, 0, 1280, q))
+        .collect();
+    cases.push(icmp_error(
+        &"10.244.1.1".parse().unwrap(),
+        &"10.244.1.100".parse().unwrap(),
+        3,
+        4,
+        1400,
+        &v4_quote,
+    ));
+    for pkt in &cases {
+        // (The oracle's own check is skipped: it reads the quoted routing header's final
+        // destination, which these segments-left quotes do not carry.)
+        let p = nat::parse(pkt).unwrap();
+        assert_eq!(p.kind, Kind::IcmpError);
+        assert_eq!(p.inner.unwrap().kind, Kind::OtherProtocol);
+    }
+    for fast_path in [true, false] {
+        let mut w = Worker::new(WorkerConfig {
+            fast_path,
+            ..WorkerConfig::default()
+        })
+        .unwrap();
+        for (i, pkt) in cases.iter().enumerate() {
+            let mut copy = pkt.clone();
+            assert_eq!(
+                w.explain(&snap, pkt, &at(1)).verdict,
+                Verdict::Pass,
+                "case {i}"
+            );
+            assert_eq!(
+                w.process(&snap, &mut copy, &at(1)),
+                Verdict::Pass,
+                "case {i}"
+            );
+            assert_eq!(&copy, pkt, "case {i}: left as it was");
+        }
+    }
+}

@@ -476,3 +476,60 @@ fn ipv6_atomic_fragments_are_whole_packets() {
         assert_eq!(nat::parse(&pkt).unwrap_err(), Error::Malformed, "{frag:?}");
     }
 }
+
+/// An ICMPv4 echo reply whose bytes are all zero but the checksum (identifier 0, sequence 0,
+/// no payload) must carry checksum 0xffff, as a full computation gives: RFC 1624 eqn. 3 alone
+/// yields 0, which a receiver's check refuses. Whole, and quoted whole in an ICMP error; and
+/// the inverse rewrite gives the original bytes back.
+#[test]
+fn all_zero_icmpv4_echo_gets_checksum_ffff() {
+    use common::inet_checksum;
+    let (a, b): (IpAddr, IpAddr) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
+    let echo = |id: u16| {
+        let mut msg = vec![0u8, 0, 0, 0];
+        msg.extend(id.to_be_bytes());
+        msg.extend([0, 0]);
+        let c = inet_checksum(&[&msg]);
+        msg[2..4].copy_from_slice(&c.to_be_bytes());
+        msg
+    };
+    assert_eq!(
+        &echo(0)[2..4],
+        &[0xff, 0xff],
+        "the oracle: all-zero data sums to 0xffff"
+    );
+    let spec = Spec::ip_only(1, a, b);
+    let with_id = ip_packet(&spec, &echo(0x1234), None);
+    let zero = ip_packet(&spec, &echo(0), None);
+    let to_zero = Rewrite {
+        dst_port: Some(0),
+        ..Rewrite::default()
+    };
+    let back = Rewrite {
+        dst_port: Some(0x1234),
+        ..Rewrite::default()
+    };
+    let mut buf = with_id.clone();
+    nat::rewrite(&mut buf, &to_zero).unwrap();
+    assert_eq!(buf, zero);
+    nat::rewrite(&mut buf, &back).unwrap();
+    assert_eq!(buf, with_id);
+    // Quoted whole in a destination unreachable: the quote gets the mirror of the rewrite, so
+    // the reply's identifier (its destination-port role) is the rewrite's source port.
+    let err = |q: &[u8]| icmp_error(&a, &b, 3, 1, 0, q);
+    let (to_zero, back) = (
+        Rewrite {
+            src_port: Some(0),
+            ..Rewrite::default()
+        },
+        Rewrite {
+            src_port: Some(0x1234),
+            ..Rewrite::default()
+        },
+    );
+    let mut buf = err(&with_id);
+    nat::rewrite(&mut buf, &to_zero).unwrap();
+    assert_eq!(buf, err(&zero));
+    nat::rewrite(&mut buf, &back).unwrap();
+    assert_eq!(buf, err(&with_id));
+}

@@ -170,7 +170,9 @@ impl Delta {
     ///
     /// Eqn. 3 is the form that never produces −0 (`0xffff`) from a checksum a full computation
     /// could have produced (which is never `0xffff`: that needs all-zero data), so the update
-    /// equals a full recomputation exactly, as long as `checksum` did. RFC 1624 §3 shows how the
+    /// equals a full recomputation exactly, as long as `checksum` did. The one header whose
+    /// data can be all zero, an ICMPv4 echo reply with identifier and sequence 0 and no or a
+    /// zero payload, is fixed up by its caller (`nat`). RFC 1624 §3 shows how the
     /// older eqn. 2 gets this case wrong; `incremental_equals_full_including_negative_zero`
     /// tests it.
     #[inline]
