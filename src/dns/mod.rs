@@ -39,7 +39,9 @@
 //! `<a-b-c-d>.<ns>.pod.<zone>` (specification §2.6) are not served.
 //!
 //! Names under a Service that hold nothing themselves (`<ns>.svc.<zone>`, `svc.<zone>`,
-//! `_tcp.<svc>…`) exist as empty non-terminals. Reverse zones are the configured prefixes'
+//! `_tcp.<svc>…`) exist as empty non-terminals, and so do the names between a reverse zone's
+//! apex and a zone nested in it (with `10.0.0.0/8` and `10.244.1.0/24`, `244.10.in-addr.arpa`
+//! is NODATA with `10.in-addr.arpa`'s SOA). Reverse zones are the configured prefixes'
 //! reverse names ([`ZoneConfig::reverse_zones`]; [`Zone::from_catalog`] adds the node's service
 //! and pod CIDRs), each prefix rounded to whole labels so the zone claims no address outside it.
 //! A cluster IP or headless endpoint outside all of them (a cluster IP outside the service

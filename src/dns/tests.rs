@@ -1381,3 +1381,73 @@ fn srv_targets_listed_twice_get_their_addresses_once() {
         ]
     );
 }
+
+/// RFC 8020 across nested reverse zones: the names between an enclosing zone's apex and a
+/// nested zone's apex exist (empty non-terminals of the enclosing zone), so NXDOMAIN there
+/// cannot deny the records below.
+#[test]
+fn nested_reverse_zones_keep_the_names_between_them() {
+    let soa = |apex: &str| {
+        format!("{apex}. 5 SOA ns.dns.cluster.local. hostmaster.cluster.local. 1 7200 1800 86400 5")
+    };
+    for (cidrs, gaps) in [
+        (
+            &["10.0.0.0/8", "10.244.1.0/24"][..],
+            &["244.10.in-addr.arpa"][..],
+        ),
+        // A one-address zone two labels below the enclosing one.
+        (
+            &["10.0.0.0/8", "10.244.1.50/32"][..],
+            &["244.10.in-addr.arpa", "1.244.10.in-addr.arpa"][..],
+        ),
+    ] {
+        let config = ZoneConfig {
+            reverse_zones: cidrs.iter().map(|c| c.parse().unwrap()).collect(),
+            ..ZoneConfig::default()
+        };
+        let mut b = Zone::builder(config).unwrap();
+        let (service, slices) = headless(
+            "production",
+            "redis",
+            vec![Endpoint::new(ip("10.244.1.50")).with_hostname("redis-0")],
+            false,
+        );
+        b.add_service(&service, &slices);
+        let zone = b.build();
+        let r = ask(&zone, "50.1.244.10.in-addr.arpa", Type::PTR);
+        assert_answer(
+            &r,
+            &["50.1.244.10.in-addr.arpa. 5 PTR redis-0.redis.production.svc.cluster.local."],
+        );
+        for gap in gaps {
+            for qtype in [Type::PTR, Type::A, Type::ANY] {
+                let r = ask(&zone, gap, qtype);
+                assert_negative(&r, Rcode::NOERROR, &soa("10.in-addr.arpa"));
+            }
+        }
+        // The enclosing zone still denies what is not there, beside the gap.
+        let r = ask(&zone, "245.10.in-addr.arpa", Type::PTR);
+        assert_negative(&r, Rcode::NXDOMAIN, &soa("10.in-addr.arpa"));
+        let r = ask(&zone, "9.244.10.in-addr.arpa", Type::PTR);
+        assert_negative(&r, Rcode::NXDOMAIN, &soa("10.in-addr.arpa"));
+        // Above the enclosing zone: outside.
+        let r = ask(&zone, "in-addr.arpa", Type::PTR);
+        assert_eq!(r.rcode, Rcode::REFUSED);
+    }
+    // The /24 case: the nested zone's own apex and its misses are its own.
+    let config = ZoneConfig {
+        reverse_zones: vec![
+            "10.0.0.0/8".parse().unwrap(),
+            "10.244.1.0/24".parse().unwrap(),
+        ],
+        ..ZoneConfig::default()
+    };
+    let zone = Zone::builder(config).unwrap().build();
+    let r = ask(&zone, "1.244.10.in-addr.arpa", Type::SOA);
+    assert_answer(&r, &[&soa("1.244.10.in-addr.arpa")]);
+    let r = ask(&zone, "51.1.244.10.in-addr.arpa", Type::PTR);
+    assert_negative(&r, Rcode::NXDOMAIN, &soa("1.244.10.in-addr.arpa"));
+    // No record anywhere: the gap still exists, as a nested zone's apex sits below it.
+    let r = ask(&zone, "244.10.in-addr.arpa", Type::PTR);
+    assert_negative(&r, Rcode::NOERROR, &soa("10.in-addr.arpa"));
+}

@@ -526,7 +526,9 @@ impl ZoneBuilder {
 
     /// The zone: apex records (SOA, NS), `dns-version` TXT, the name server's addresses, and
     /// every name's ancestors up to its zone's apex as empty non-terminals (NODATA, not
-    /// NXDOMAIN).
+    /// NXDOMAIN); so are the names between a zone's apex and the apex of a zone nested in it
+    /// (`244.10.in-addr.arpa` between `10.in-addr.arpa` and `1.244.10.in-addr.arpa`), in the
+    /// enclosing zone.
     ///
     /// A PTR record whose address is outside every reverse zone (a cluster IP outside the
     /// service CIDRs, a hostNetwork pod's or another CNI's endpoint outside the pod CIDRs) is
@@ -603,6 +605,25 @@ impl ZoneBuilder {
                     break;
                 }
                 ents.push((ancestor.into(), *zone));
+            }
+        }
+        // A zone nested in another (`1.244.10.in-addr.arpa` in `10.in-addr.arpa`): the names
+        // between the two apexes (`244.10.in-addr.arpa`) are empty non-terminals of the
+        // enclosing zone (RFC 8020), up to its apex or the next nested apex. Above a zone in no
+        // other (the cluster domain, a one-address zone outside every reverse zone) nothing is
+        // added: those names stay outside the zones.
+        for apex in &apexes {
+            for at in suffix_offsets(apex).skip(1) {
+                let Some(ancestor) = apex.get(at..) else {
+                    break;
+                };
+                if apex_index.contains_key(ancestor) {
+                    break;
+                }
+                let Some(zone) = zone_of(ancestor) else {
+                    break;
+                };
+                ents.push((ancestor.into(), zone));
             }
         }
         for (name, zone) in ents {
