@@ -5,7 +5,8 @@
 //! `testdata/seed-cluster.json` plus a few Services only this test adds (a headless Service
 //! too big for 512 bytes, one without ready endpoints, one with an IPv6 endpoint and no
 //! hostnames, an ExternalName pointing inside the zone). Each case runs `dig +norecurse +notcp`
-//! (UDP only, as the responder serves) and compares its status, flags and records exactly.
+//! (UDP only, as the responder serves) and compares its status, flags and records exactly;
+//! the cases cover the pod records (`<a>-<b>-<c>-<d>.<ns>.pod.<zone>`) too.
 //!
 //! Without `dig` on PATH the test is skipped with a message, unless `SVCPLANE_REQUIRE_DIG=1`
 //! (CI sets it), which makes it fail.
@@ -435,6 +436,36 @@ fn dig_gets_every_record_kind() {
     let d = ask(&["pricing-engine-svc.production.svc.cluster.local", "AAAA"]);
     expect(&d, "NOERROR", aa, &[], &[SOA], &[]);
     let d = ask(&["production.svc.cluster.local", "A"]);
+    expect(&d, "NOERROR", aa, &[], &[SOA], &[]);
+
+    // Pod records (specification §2.6, insecure by default): A of the dashed address, AAAA of
+    // the IPv6 form; the other type NODATA; a name that is no address NXDOMAIN; the namespace
+    // above them NODATA.
+    let pod = "10-244-1-5.Default.pod.cluster.local";
+    let d = ask(&[pod, "A"]);
+    expect(
+        &d,
+        "NOERROR",
+        aa,
+        &[&format!("{pod}. 5 IN A 10.244.1.5")],
+        &[],
+        &[],
+    );
+    let d = ask(&[pod, "AAAA"]);
+    expect(&d, "NOERROR", aa, &[], &[SOA], &[]);
+    let pod6 = "fd00-10-244-1--5.default.pod.cluster.local";
+    let d = ask(&[pod6, "AAAA"]);
+    expect(
+        &d,
+        "NOERROR",
+        aa,
+        &[&format!("{pod6}. 5 IN AAAA fd00:10:244:1::5")],
+        &[],
+        &[],
+    );
+    let d = ask(&["010-244-1-5.default.pod.cluster.local", "A"]);
+    expect(&d, "NXDOMAIN", aa, &[], &[SOA], &[]);
+    let d = ask(&["default.pod.cluster.local", "A"]);
     expect(&d, "NOERROR", aa, &[], &[SOA], &[]);
 
     // Case does not matter, and the answer keeps the question's.

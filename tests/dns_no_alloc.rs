@@ -1,7 +1,7 @@
 //! `Zone::answer` allocates nothing: a counting global allocator records every allocation made
 //! by this test's thread while counting is on, and every kind of answer runs under it — A,
-//! AAAA, headless, SRV with additional records, CNAME chains, PTR, NXDOMAIN, NODATA, REFUSED,
-//! ANY, truncation, EDNS, TCP, and malformed queries.
+//! AAAA, headless, SRV with additional records, CNAME chains, PTR, pod records, NXDOMAIN,
+//! NODATA, REFUSED, ANY, truncation, EDNS, TCP, and malformed queries.
 
 mod counting;
 
@@ -71,6 +71,13 @@ fn answering_allocates_nothing() {
         ("cluster.local", Type::NS),
         ("cluster.local", Type::AXFR),
         ("dns-version.cluster.local", Type::TXT),
+        // Pod records (insecure by default): read from the name, answered from the stack.
+        ("10-244-1-5.Default.pod.cluster.local", Type::A),
+        ("10-244-1-5.default.pod.cluster.local", Type::AAAA),
+        ("fd00-10-244-1--5.default.pod.cluster.local", Type::AAAA),
+        ("--ffff-a00-1.default.pod.cluster.local", Type::ANY),
+        ("010-244-1-5.default.pod.cluster.local", Type::A),
+        ("default.pod.cluster.local", Type::A),
     ] {
         queries.push(query(name, qtype, None));
         queries.push(query(name, qtype, Some(1232)));

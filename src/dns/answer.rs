@@ -433,6 +433,14 @@ impl Zone {
                     self.negative(o, zone);
                     return (Rcode::NXDOMAIN, true);
                 }
+                Lookup::Empty(zone) => {
+                    self.negative(o, zone);
+                    return (Rcode::NOERROR, true);
+                }
+                Lookup::Pod(ip) => {
+                    self.pod(o, owner.as_wire(), qtype, ip);
+                    return (Rcode::NOERROR, true);
+                }
                 Lookup::Found(node) => node,
             };
             if visited.iter().flatten().any(|v| core::ptr::eq(*v, node)) {
@@ -476,6 +484,23 @@ impl Zone {
             return (Rcode::NOERROR, true);
         }
         (Rcode::NOERROR, true)
+    }
+
+    /// The answer at a pod name read from the query ([`PodRecords::Insecure`]): its address
+    /// for A (IPv4) or AAAA (IPv6), and for ANY; NODATA for any other type. The record is
+    /// built on the stack.
+    ///
+    /// [`PodRecords::Insecure`]: super::PodRecords::Insecure
+    fn pod(&self, o: &mut Out<'_>, owner: &[u8], qtype: Type, ip: core::net::IpAddr) {
+        let data = match ip {
+            core::net::IpAddr::V4(a) => Data::A(a),
+            core::net::IpAddr::V6(a) => Data::Aaaa(a),
+        };
+        if qtype == data.rtype() || qtype == Type::ANY {
+            o.answer(self, owner, core::slice::from_ref(&data));
+        } else {
+            self.negative(o, 0);
+        }
     }
 
     /// The SOA of zone `zone` in the authority section, with the negative TTL (RFC 2308 §3).

@@ -33,10 +33,20 @@
 //! | `<zone>` and each reverse zone apex | SOA (`ns.dns.<zone>`, `hostmaster.<zone>`, serial, 7200, 1800, 86400, negative TTL) and NS `ns.dns.<zone>` |
 //! | `ns.dns.<zone>` | A/AAAA of [`ZoneConfig::nameservers`], when given |
 //! | `dns-version.<zone>` | TXT `"1.1.0"` |
+//! | `<a>-<b>-<c>-<d>.<ns>.pod.<zone>` (deprecated, §2.6) | A `<a>.<b>.<c>.<d>`; the IPv6 form `fd00-10-244-1--5` AAAA ([`ZoneConfig::pod_records`]: any address under any namespace name by default, as the specification requires; only endpoint addresses of that namespace, or none, as configured) |
 //!
 //! Endpoint names exist for headless Services only, as the specification lists them (CoreDNS
-//! also answers them under Services with a cluster IP). The deprecated pod records
-//! `<a-b-c-d>.<ns>.pod.<zone>` (specification §2.6) are not served.
+//! also answers them under Services with a cluster IP).
+//!
+//! The deprecated pod records (specification §2.6, "required to satisfy this specification")
+//! follow CoreDNS's `pods insecure | verified | disabled` ([`PodRecords`]); the default,
+//! [`PodRecords::Insecure`], answers `<address>.<ns>.pod.<zone>` for every address, read from
+//! the name as CoreDNS reads it (IPv4 without leading zeros; IPv6 with `-` for `:`), under
+//! every valid namespace name, without storing anything per name; `pod.<zone>` and
+//! `<ns>.pod.<zone>` are NODATA, and names there that hold no address NXDOMAIN.
+//! [`PodRecords::Verified`] answers only the addresses of EndpointSlice endpoints of that
+//! namespace (svcplane has no Pod objects; see its documentation for what that approximation
+//! means).
 //!
 //! Names under a Service that hold nothing themselves (`<ns>.svc.<zone>`, `svc.<zone>`,
 //! `_tcp.<svc>…`) exist as empty non-terminals, and so do the names between a reverse zone's
@@ -106,8 +116,8 @@ mod zone;
 
 pub use answer::{NoAnswer, Response, Transport};
 pub use zone::{
-    dashed_ip, reverse_name, reverse_zone_apexes, Zone, ZoneBuilder, ZoneConfig, ZoneError,
-    DEFAULT_TTL, DEFAULT_UDP_PAYLOAD, SCHEMA_VERSION,
+    dashed_ip, reverse_name, reverse_zone_apexes, PodRecords, Zone, ZoneBuilder, ZoneConfig,
+    ZoneError, DEFAULT_TTL, DEFAULT_UDP_PAYLOAD, SCHEMA_VERSION,
 };
 
 #[cfg(test)]

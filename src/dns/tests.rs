@@ -231,7 +231,6 @@ fn nodata_and_nxdomain() {
         "x.pricing-engine-svc.production.svc.cluster.local",
         "_http._udp.pricing-engine-svc.production.svc.cluster.local",
         "_tcp.my-api.default.svc.cluster.local",
-        "pod.cluster.local",
         "nope.cluster.local",
         // No name server addresses configured: `ns.dns.<zone>` has no records, so no name.
         "dns.cluster.local",
@@ -245,6 +244,9 @@ fn nodata_and_nxdomain() {
         "svc.cluster.local",
         "_tcp.pricing-engine-svc.production.svc.cluster.local",
         "kube-system.svc.cluster.local",
+        // Pod records (insecure by default) exist below these.
+        "pod.cluster.local",
+        "default.pod.cluster.local",
     ] {
         let r = ask(&zone, name, Type::A);
         assert_negative(&r, Rcode::NOERROR, SOA);
@@ -1379,6 +1381,291 @@ fn srv_targets_listed_twice_get_their_addresses_once() {
             "10-244-1-9.dup.default.svc.cluster.local. 5 A 10.244.1.9",
             "10-244-1-90.dup.default.svc.cluster.local. 5 A 10.244.1.90",
         ]
+    );
+}
+
+/// The zone of the seed cluster plus `extra`, built with `config`.
+fn zone_with_config(config: ZoneConfig, extra: &[(Service, Vec<EndpointSlice>)]) -> Zone {
+    let catalog = seed_catalog();
+    let mut b = Zone::builder(config).unwrap();
+    b.add_reverse_zones(&catalog.config().service_cidrs);
+    b.add_reverse_zones(&catalog.config().cluster_cidrs);
+    for s in catalog.services() {
+        b.add_service(s, catalog.endpoints(&s.id).unwrap_or_default());
+    }
+    for (s, slices) in extra {
+        b.add_service(s, slices);
+    }
+    b.build()
+}
+
+fn pod_config(pod_records: PodRecords) -> ZoneConfig {
+    ZoneConfig {
+        pod_records,
+        ..ZoneConfig::default()
+    }
+}
+
+/// Specification §2.6 under `PodRecords::Insecure` (the default): any address under any
+/// namespace name, read as CoreDNS's `pods insecure` reads it.
+#[test]
+fn pod_records_insecure() {
+    assert_eq!(ZoneConfig::default().pod_records, PodRecords::Insecure);
+    let zone = seed_zone();
+    for (name, record) in [
+        ("10-244-1-5.default.pod.cluster.local", "A 10.244.1.5"),
+        // No such Pod, no such namespace in the catalog: answered all the same.
+        ("1-2-3-4.no-such-ns.pod.cluster.local", "A 1.2.3.4"),
+        ("0-0-0-0.default.pod.cluster.local", "A 0.0.0.0"),
+        ("255-255-255-255.a.pod.cluster.local", "A 255.255.255.255"),
+        // IPv6, `:` written `-`, as CoreDNS reads it.
+        (
+            "fd00-10-244-1--5.default.pod.cluster.local",
+            "AAAA fd00:10:244:1::5",
+        ),
+        ("--1.default.pod.cluster.local", "AAAA ::1"),
+        ("1--.default.pod.cluster.local", "AAAA 1::"),
+        ("1-2-3--4.default.pod.cluster.local", "AAAA 1:2:3::4"),
+        (
+            "fd00-0-0-0-0-0-0-0001.default.pod.cluster.local",
+            "AAAA fd00::1",
+        ),
+        // IPv4-mapped: the IPv4 address's A record, as CoreDNS answers it.
+        ("--ffff-a00-1.default.pod.cluster.local", "A 10.0.0.1"),
+    ] {
+        let rtype = if record.starts_with("AAAA") {
+            Type::AAAA
+        } else {
+            Type::A
+        };
+        let r = ask(&zone, name, rtype);
+        assert_answer(&r, &[&format!("{name}. 5 {record}")]);
+        let r = ask(&zone, name, Type::ANY);
+        assert_answer(&r, &[&format!("{name}. 5 {record}")]);
+        // The other address type, and any other type: NODATA with the cluster domain's SOA.
+        let other = if rtype == Type::A {
+            Type::AAAA
+        } else {
+            Type::A
+        };
+        for qtype in [other, Type::MX, Type::TXT, Type::CNAME] {
+            assert_negative(&ask(&zone, name, qtype), Rcode::NOERROR, SOA);
+        }
+    }
+    // The zone's TTL.
+    let config = ZoneConfig {
+        ttl: 30,
+        ..ZoneConfig::default()
+    };
+    let zone30 = Zone::from_catalog(&seed_catalog(), config).unwrap();
+    let r = ask(&zone30, "10-244-1-5.default.pod.cluster.local", Type::A);
+    assert_answer(
+        &r,
+        &["10-244-1-5.default.pod.cluster.local. 30 A 10.244.1.5"],
+    );
+    // Case: matched without it, echoed as asked (0x20), hex digits too.
+    for (name, record) in [
+        ("10-244-1-5.DeFault.PoD.Cluster.Local", "A 10.244.1.5"),
+        ("FD00--A.Kube-System.POD.cluster.local", "AAAA fd00::a"),
+    ] {
+        let rtype = if record.starts_with("AAAA") {
+            Type::AAAA
+        } else {
+            Type::A
+        };
+        let r = ask(&zone, name, rtype);
+        assert_answer(&r, &[&format!("{name}. 5 {record}")]);
+        assert_eq!(r.question.as_deref(), Some(&*format!("{name}. {rtype} IN")));
+    }
+    // Above the records: empty non-terminals (RFC 8020), NODATA for every type.
+    for name in [
+        "pod.cluster.local",
+        "default.pod.cluster.local",
+        "Any-Namespace.POD.cluster.local",
+        "x.pod.cluster.local",
+    ] {
+        for qtype in [Type::A, Type::AAAA, Type::ANY] {
+            assert_negative(&ask(&zone, name, qtype), Rcode::NOERROR, SOA);
+        }
+    }
+    // Names that hold no address, namespaces that are no namespace names, names deeper down:
+    // NXDOMAIN.
+    for name in [
+        // Leading zeros, refused by Go's net.ParseIP (CoreDNS) and by Rust alike.
+        "010-0-0-1.default.pod.cluster.local",
+        "10-244-01-5.default.pod.cluster.local",
+        "00-0-0-0.default.pod.cluster.local",
+        // Out of range, too few or too many parts, empty parts.
+        "1-2-3-256.default.pod.cluster.local",
+        "256-0-0-1.default.pod.cluster.local",
+        "1-2-3.default.pod.cluster.local",
+        "10-244-1.default.pod.cluster.local",
+        "1-2-3-4-5.default.pod.cluster.local",
+        "1-2-3-.default.pod.cluster.local",
+        "-1-2-3.default.pod.cluster.local",
+        "1---2.default.pod.cluster.local",
+        "1--2--3.default.pod.cluster.local",
+        "1-2-3-4-5-6-7-8-9.default.pod.cluster.local",
+        "00001--.default.pod.cluster.local",
+        // Not numbers.
+        "a-b-c-d.default.pod.cluster.local",
+        "my-pod.default.pod.cluster.local",
+        "10-244-1-5x.default.pod.cluster.local",
+        "10_244_1_5.default.pod.cluster.local",
+        "-.default.pod.cluster.local",
+        // Namespace labels Kubernetes would not accept.
+        "10-244-1-5.-default.pod.cluster.local",
+        "10-244-1-5.default-.pod.cluster.local",
+        "10-244-1-5.de_fault.pod.cluster.local",
+        "_http.pod.cluster.local",
+        // Deeper than `<address>.<ns>.pod.<zone>`.
+        "x.10-244-1-5.default.pod.cluster.local",
+        "_http._tcp.10-244-1-5.default.pod.cluster.local",
+    ] {
+        for qtype in [Type::A, Type::AAAA] {
+            assert_negative(&ask(&zone, name, qtype), Rcode::NXDOMAIN, SOA);
+        }
+    }
+    // An ExternalName pointing at a pod name is followed there.
+    let zone = zone_with(&[external(
+        "default",
+        "to-pod",
+        "10-244-1-5.default.pod.cluster.local",
+    )]);
+    let r = ask(&zone, "to-pod.default.svc.cluster.local", Type::A);
+    assert_answer(
+        &r,
+        &[
+            "to-pod.default.svc.cluster.local. 5 CNAME 10-244-1-5.default.pod.cluster.local.",
+            "10-244-1-5.default.pod.cluster.local. 5 A 10.244.1.5",
+        ],
+    );
+    // Nothing is stored for them: no name of the zone listing is a pod name.
+    let listing = zone.to_string();
+    assert!(
+        !listing.lines().any(|l| l
+            .split('\t')
+            .next()
+            .unwrap()
+            .ends_with("pod.cluster.local.")),
+        "{listing}"
+    );
+}
+
+#[test]
+fn pod_records_disabled() {
+    let zone = Zone::from_catalog(&seed_catalog(), pod_config(PodRecords::Disabled)).unwrap();
+    for name in [
+        "10-244-1-5.default.pod.cluster.local",
+        "10-244-1-8.production.pod.cluster.local",
+        "fd00-10-244-1--2.kube-system.pod.cluster.local",
+        "default.pod.cluster.local",
+        "pod.cluster.local",
+    ] {
+        for qtype in [Type::A, Type::AAAA, Type::ANY] {
+            assert_negative(&ask(&zone, name, qtype), Rcode::NXDOMAIN, SOA);
+        }
+    }
+    // Service names are unchanged.
+    let r = ask(&zone, "my-api.default.svc.cluster.local", Type::A);
+    assert_answer(&r, &["my-api.default.svc.cluster.local. 5 A 10.96.45.100"]);
+}
+
+/// `PodRecords::Verified`: only addresses of EndpointSlice endpoints (not terminating) of that
+/// namespace, named by their canonical dashed form.
+#[test]
+fn pod_records_verified() {
+    let not_ready = Conditions::from_api(Some(false), Some(false), Some(false));
+    let terminating = Conditions::from_api(Some(false), Some(true), Some(true));
+    let zone = zone_with_config(
+        pod_config(PodRecords::Verified),
+        &[headless(
+            "shop",
+            "db",
+            vec![
+                Endpoint::new(ip("10.244.5.1")).with_hostname("db-0"),
+                Endpoint::new(ip("10.244.5.2")).with_conditions(not_ready),
+                Endpoint::new(ip("10.244.5.3")).with_conditions(terminating),
+                Endpoint::new(ip("fd00:10:244:5::7")),
+            ],
+            false,
+        )],
+    );
+    for (name, record) in [
+        // An endpoint of a ClusterIP Service, and of a headless one (with a hostname).
+        ("10-244-1-8.production.pod.cluster.local", "A 10.244.1.8"),
+        ("10-244-5-1.shop.pod.cluster.local", "A 10.244.5.1"),
+        // Not ready (seed: billing/payments; here too): the Pod exists.
+        ("10-244-3-40.billing.pod.cluster.local", "A 10.244.3.40"),
+        ("10-244-5-2.shop.pod.cluster.local", "A 10.244.5.2"),
+        // IPv6 endpoints of kube-dns, and of the headless Service.
+        (
+            "fd00-10-244-1--2.kube-system.pod.cluster.local",
+            "AAAA fd00:10:244:1::2",
+        ),
+        (
+            "fd00-10-244-5--7.shop.pod.cluster.local",
+            "AAAA fd00:10:244:5::7",
+        ),
+        // Case echoed.
+        ("10-244-1-8.Production.POD.cluster.LOCAL", "A 10.244.1.8"),
+    ] {
+        let rtype = if record.starts_with("AAAA") {
+            Type::AAAA
+        } else {
+            Type::A
+        };
+        let r = ask(&zone, name, rtype);
+        assert_answer(&r, &[&format!("{name}. 5 {record}")]);
+        let other = if rtype == Type::A {
+            Type::AAAA
+        } else {
+            Type::A
+        };
+        assert_negative(&ask(&zone, name, other), Rcode::NOERROR, SOA);
+    }
+    for name in [
+        // Terminating: the seed's order-api pod 10.244.2.22, and 10.244.5.3 here.
+        "10-244-2-22.production.pod.cluster.local",
+        "10-244-5-3.shop.pod.cluster.local",
+        // An existing address in another namespace.
+        "10-244-1-8.default.pod.cluster.local",
+        "10-244-5-1.production.pod.cluster.local",
+        // No endpoint has it.
+        "10-244-1-99.production.pod.cluster.local",
+        "1-2-3-4.default.pod.cluster.local",
+        // Another spelling of an existing IPv6 address (CoreDNS compares the text).
+        "fd00-10-244-1-0-0-0-2.kube-system.pod.cluster.local",
+        // A namespace without endpoints, and bad names.
+        "nobody.pod.cluster.local",
+        "010-244-1-8.production.pod.cluster.local",
+        "x.10-244-1-8.production.pod.cluster.local",
+    ] {
+        for qtype in [Type::A, Type::AAAA] {
+            assert_negative(&ask(&zone, name, qtype), Rcode::NXDOMAIN, SOA);
+        }
+    }
+    // Above existing records: empty non-terminals.
+    for name in [
+        "pod.cluster.local",
+        "production.pod.cluster.local",
+        "shop.pod.cluster.local",
+    ] {
+        assert_negative(&ask(&zone, name, Type::A), Rcode::NOERROR, SOA);
+    }
+    // Stored, so listed.
+    assert!(zone
+        .to_string()
+        .contains("10-244-5-1.shop.pod.cluster.local.\t5\tIN\tA\t10.244.5.1\n"));
+    // No endpoint at all: nothing under `pod.<zone>`, which is then NXDOMAIN too.
+    let mut b = Zone::builder(pod_config(PodRecords::Verified)).unwrap();
+    let (external, _) = external("default", "x", "example.com");
+    b.add_service(&external, &[]);
+    let empty = b.build();
+    assert_negative(
+        &ask(&empty, "pod.cluster.local", Type::A),
+        Rcode::NXDOMAIN,
+        SOA,
     );
 }
 

@@ -18,7 +18,8 @@ pub const DEFAULT_TTL: u32 = 5;
 /// an IPv6 packet in a 1280-byte MTU (the DNS flag day 2020 value).
 pub const DEFAULT_UDP_PAYLOAD: u16 = 1232;
 /// The schema version of the Kubernetes DNS specification this zone implements, served as TXT
-/// at `dns-version.<domain>`.
+/// at `dns-version.<domain>`. (With [`PodRecords::Disabled`] the zone leaves out the pod
+/// records the specification requires, §2.6, and still serves this version, as CoreDNS does.)
 pub const SCHEMA_VERSION: &str = "1.1.0";
 /// SOA REFRESH, RETRY and EXPIRE of the synthesized zones, seconds (CoreDNS's values).
 const SOA_TIMERS: [u32; 3] = [7200, 1800, 86400];
@@ -49,6 +50,50 @@ pub struct ZoneConfig {
     /// The addresses of this DNS server, published as A/AAAA of `ns.dns.<domain>` (the name in
     /// the zones' NS and SOA records). Empty by default: the name then has no address records.
     pub nameservers: Vec<IpAddr>,
+    /// Which deprecated pod records `<a>-<b>-<c>-<d>.<ns>.pod.<domain>` the zone answers
+    /// (specification §2.6). Default [`PodRecords::Insecure`], the specification's behaviour
+    /// (and that of kubeadm's default Corefile, `pods insecure`).
+    pub pod_records: PodRecords,
+}
+
+/// Which pod records `<a>-<b>-<c>-<d>.<ns>.pod.<domain>` a [`Zone`] answers: the deprecated
+/// records of the Kubernetes DNS specification 1.1.0 (§2.6), which kube-dns answered "for any
+/// values of a, b, c and d between 0 and 255" and which the specification still requires.
+/// CoreDNS's `pods disabled | insecure | verified`.
+///
+/// The first label is an address written as [`dashed_ip`] writes it, read as CoreDNS reads it:
+/// with exactly three `-` and no `--` it is an IPv4 address (`10-244-1-5`: four decimal
+/// numbers 0–255 without leading zeros), otherwise an IPv6 address with each `:` written `-`
+/// (`fd00-10-244-1--5` is `fd00:10:244:1::5`, `--1` is `::1`; one to four hex digits a group,
+/// any case). An IPv6 address gets AAAA, an IPv4 address A; an IPv4-mapped IPv6 address
+/// (`--ffff-a00-1`) gets the A record of its IPv4 address, as in CoreDNS. The other type is
+/// NODATA.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum PodRecords {
+    /// No pod records: names under `pod.<domain>` are NXDOMAIN.
+    Disabled,
+    /// The default, and the specification's behaviour: any address under any namespace,
+    /// without checking that such a Pod exists (CoreDNS's `pods insecure`, kubeadm's default).
+    /// `<address>.<ns>.pod.<domain>` has the address for every `<ns>` that is a valid
+    /// namespace name (an RFC 1123 label: letters, digits and `-`, starting and ending with a
+    /// letter or digit; CoreDNS also requires that the Namespace exist, which svcplane, holding
+    /// no Namespace objects, cannot check). `pod.<domain>` and `<ns>.pod.<domain>` are empty
+    /// non-terminals (NODATA); a first label that is no address, a namespace label that is no
+    /// namespace name, and any name deeper down are NXDOMAIN. Nothing is stored per name: the
+    /// records are read from the query name when it is answered.
+    #[default]
+    Insecure,
+    /// Only addresses of Pods that exist in that namespace (CoreDNS's `pods verified`).
+    /// svcplane holds no Pod objects: a Pod is taken to exist when an endpoint of an
+    /// EndpointSlice of a Service in that namespace has its address (endpoints of Pods not
+    /// ready included; those marked terminating left out, as CoreDNS leaves out Pods being
+    /// deleted). So Pods behind no Service get no record here, and an EndpointSlice endpoint
+    /// that is no Pod (a manually managed slice) gets one. Each is stored as a name
+    /// `<dashed address>.<ns>.pod.<domain>` in [`dashed_ip`]'s canonical form; other spellings
+    /// of the same IPv6 address are NXDOMAIN, as in CoreDNS, which compares the text. Other
+    /// names under `pod.<domain>` are NXDOMAIN, but for the empty non-terminals above existing
+    /// records.
+    Verified,
 }
 
 impl Default for ZoneConfig {
@@ -61,6 +106,7 @@ impl Default for ZoneConfig {
             udp_payload_size: DEFAULT_UDP_PAYLOAD,
             reverse_zones: Vec::new(),
             nameservers: Vec::new(),
+            pod_records: PodRecords::default(),
         }
     }
 }
@@ -152,6 +198,11 @@ pub(crate) struct Node {
 pub(crate) enum Lookup<'z> {
     /// The name exists (with records, or as an empty non-terminal).
     Found(&'z Node),
+    /// A pod name of [`PodRecords::Insecure`], read from the name: the address it holds.
+    Pod(IpAddr),
+    /// A name that exists without records and is not stored: `pod.<domain>` and
+    /// `<ns>.pod.<domain>` under [`PodRecords::Insecure`], in zone `zone`.
+    Empty(u32),
     /// The name does not exist, inside zone `zone`.
     NxDomain(u32),
     /// The name is in none of the zones.
@@ -172,6 +223,8 @@ pub struct Zone {
     pub(crate) mname: NameBuf,
     pub(crate) rname: NameBuf,
     pub(crate) udp_payload_size: u16,
+    /// `pod.<domain>`, lowercase wire, under which [`PodRecords::Insecure`] reads names.
+    pod_suffix: Box<[u8]>,
     skipped: usize,
 }
 
@@ -298,6 +351,53 @@ pub fn dashed_ip(ip: IpAddr) -> String {
     }
 }
 
+/// The address a pod name's first label holds, read as CoreDNS reads it (`findPods` in its
+/// kubernetes plugin): with exactly three `-` and no `--` an IPv4 address (`-` for `.`),
+/// otherwise an IPv6 address (`-` for `:`). Both parse as Go's `net.ParseIP` does: IPv4
+/// numbers 0–255 without leading zeros, IPv6 groups of one to four hex digits with at most one
+/// `::`. Only hex digits and `-` are accepted (no `.` for an embedded IPv4 tail, no zone). An
+/// IPv4-mapped IPv6 address is its IPv4 address, as CoreDNS answers it (A, not AAAA).
+/// `label` is lowercase. No allocation.
+fn pod_address(label: &[u8]) -> Option<IpAddr> {
+    if label.is_empty()
+        || label.len() > super::wire::MAX_LABEL_LEN
+        || !label.iter().all(|b| b.is_ascii_hexdigit() || *b == b'-')
+    {
+        return None;
+    }
+    let dashes = label.iter().filter(|b| **b == b'-').count();
+    let v4 = dashes == 3 && !label.windows(2).any(|w| w == b"--");
+    let separator = if v4 { b'.' } else { b':' };
+    let mut text = [0u8; super::wire::MAX_LABEL_LEN];
+    let text = text.get_mut(..label.len())?;
+    for (t, b) in text.iter_mut().zip(label) {
+        *t = if *b == b'-' { separator } else { *b };
+    }
+    let text = core::str::from_utf8(text).ok()?;
+    if v4 {
+        text.parse::<Ipv4Addr>().ok().map(IpAddr::V4)
+    } else {
+        let v6 = text.parse::<Ipv6Addr>().ok()?;
+        Some(v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4))
+    }
+}
+
+/// Whether `label` (lowercase) is a valid namespace name: an RFC 1123 label, as Kubernetes
+/// requires of namespace names (1–63 letters, digits and `-`, starting and ending with a
+/// letter or digit).
+fn is_namespace_label(label: &[u8]) -> bool {
+    let alnum = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    match (label.first(), label.last()) {
+        (Some(first), Some(last)) => {
+            label.len() <= super::wire::MAX_LABEL_LEN
+                && alnum(first)
+                && alnum(last)
+                && label.iter().all(|b| alnum(b) || *b == b'-')
+        }
+        _ => false,
+    }
+}
+
 fn proto_label(protocol: Protocol) -> &'static str {
     match protocol {
         Protocol::Tcp => "_tcp",
@@ -390,6 +490,21 @@ impl ZoneBuilder {
         );
     }
 
+    /// The pod records of [`PodRecords::Verified`]: `<dashed address>.<namespace>.pod.<domain>`
+    /// for every endpoint of `slices` not marked terminating (ready or not).
+    fn add_pods(&mut self, namespace: &str, slices: &[EndpointSlice]) {
+        for endpoint in slices.iter().flat_map(|s| &s.endpoints) {
+            if endpoint.conditions.is_terminating() {
+                continue;
+            }
+            let ip = endpoint.address.to_canonical();
+            match name_of(&[&dashed_ip(ip), namespace, "pod"], &self.domain) {
+                Ok(owner) => self.add_address(&owner, ip),
+                Err(_) => self.skipped += 1,
+            }
+        }
+    }
+
     fn add_ptr(&mut self, ip: IpAddr, target: &NameBuf) {
         let owner = reverse_name(ip);
         self.ptr_owners.insert(lowercase(&owner));
@@ -409,12 +524,18 @@ impl ZoneBuilder {
     ///   its address under the Service name and under its own name `<host>.<svc>…`, where
     ///   `<host>` is its `hostname` or else [`dashed_ip`]; PTR of its address to its own name;
     ///   SRV per named port it serves (its port from its slice, priority 0, weights splitting
-    ///   100 evenly) with its own name as target. No ready endpoint: no name (NXDOMAIN).
+    ///   100 evenly) with its own name as target. No ready endpoint: no name (NXDOMAIN);
+    /// - with [`PodRecords::Verified`], whatever the type: A/AAAA of
+    ///   `<dashed address>.<ns>.pod.<domain>` for every endpoint of `slices` not marked
+    ///   terminating, ready or not.
     ///
     /// Records whose names do not fit DNS limits (a label over 63 bytes, a name over 255) are
     /// left out and counted ([`Zone::skipped`]).
     pub fn add_service(&mut self, service: &Service, slices: &[EndpointSlice]) {
         let id = &service.id;
+        if self.config.pod_records == PodRecords::Verified {
+            self.add_pods(&id.namespace, slices);
+        }
         let Ok(base) = name_of(&[&id.name, &id.namespace, "svc"], &self.domain) else {
             self.skipped += 1;
             return;
@@ -643,6 +764,8 @@ impl ZoneBuilder {
             })
             .collect();
         let udp_payload_size = self.config.udp_payload_size.max(512);
+        let pod_suffix = name_of(&["pod"], &domain)
+            .map_or_else(|_| Box::default(), |pod| Box::from(pod.as_wire()));
         Zone {
             config: self.config,
             apexes,
@@ -652,6 +775,7 @@ impl ZoneBuilder {
             mname: ns,
             rname: hostmaster,
             udp_payload_size,
+            pod_suffix,
             skipped,
         }
     }
@@ -725,10 +849,51 @@ impl Zone {
         if let Some(node) = self.names.get(name) {
             return Lookup::Found(node);
         }
+        if self.config.pod_records == PodRecords::Insecure {
+            if let Some(found) = self.insecure_pod(name) {
+                return found;
+            }
+        }
         suffix_offsets(name)
             .filter_map(|at| name.get(at..))
             .find_map(|suffix| self.apex_index.get(suffix).copied())
             .map_or(Lookup::Outside, Lookup::NxDomain)
+    }
+
+    /// A name under `pod.<domain>` as [`PodRecords::Insecure`] reads it: `pod.<domain>` and
+    /// `<ns>.pod.<domain>` exist empty, `<address>.<ns>.pod.<domain>` holds the address; `None`
+    /// for any other name (NXDOMAIN under `pod.<domain>`). `name` is lowercase wire. No
+    /// allocation.
+    fn insecure_pod(&self, name: &[u8]) -> Option<Lookup<'_>> {
+        let suffix = &*self.pod_suffix;
+        let end = name.len().checked_sub(suffix.len())?;
+        if suffix.is_empty() || name.get(end..)? != suffix {
+            return None;
+        }
+        // The labels before `pod.<domain>`, leftmost first: at most the address and the
+        // namespace.
+        let mut labels: [&[u8]; 2] = [&[], &[]];
+        let mut count = 0;
+        let mut pos = 0;
+        while pos < end {
+            let len = usize::from(*name.get(pos)?);
+            let label = name.get(pos + 1..pos + 1 + len)?;
+            *labels.get_mut(count)? = label;
+            count += 1;
+            pos += 1 + len;
+        }
+        if pos != end {
+            // `pod.<domain>` is not a suffix at a label boundary.
+            return None;
+        }
+        match (count, labels) {
+            (0, _) => Some(Lookup::Empty(0)),
+            (1, [namespace, _]) => is_namespace_label(namespace).then_some(Lookup::Empty(0)),
+            (_, [address, namespace]) if is_namespace_label(namespace) => {
+                pod_address(address).map(Lookup::Pod)
+            }
+            _ => None,
+        }
     }
 }
 
@@ -750,7 +915,8 @@ fn canonical_cmp(a: &[u8], b: &[u8]) -> core::cmp::Ordering {
 
 impl fmt::Display for Zone {
     /// The zone in master-file format: the cluster domain, then the reverse zones, names in
-    /// canonical order (parents before children).
+    /// canonical order (parents before children). The pod records of
+    /// [`PodRecords::Insecure`] are read from query names, not stored, so not listed.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut names: Vec<(&Box<[u8]>, &Node)> = self.names.iter().collect();
         // The cluster domain first, then the reverse zones.
