@@ -28,7 +28,7 @@
 //! | `<svc>.<ns>.svc.<zone>` (headless) | A/AAAA: every ready endpoint (every endpoint with `publishNotReadyAddresses`); none ready: NXDOMAIN |
 //! | `<host>.<svc>.<ns>.svc.<zone>` (headless) | A/AAAA of that endpoint; `<host>` is its `hostname`, or else its address with `.`/`:` turned into `-` (`10-244-1-5`, as kube-dns and CoreDNS name it) |
 //! | `_<port>._<proto>.<svc>.<ns>.svc.<zone>` (headless) | SRV per ready endpoint × named port: priority 0, weights splitting 100 evenly, the endpoint's own port (from its EndpointSlice: where a headless client connects, and what CoreDNS sends; the specification's text names the Service port), target `<host>.<svc>…`; addresses in the additional section |
-//! | `<svc>.<ns>.svc.<zone>` (ExternalName) | CNAME to `externalName` (a trailing dot is allowed); none when `externalName` is an IP address, which is no host name (NXDOMAIN, as CoreDNS answers; counted in [`Zone::skipped`]) |
+//! | `<svc>.<ns>.svc.<zone>` (ExternalName) | CNAME to `externalName` (a trailing dot is allowed); none when `externalName` is an IP address, which is no host name (NXDOMAIN, as CoreDNS answers for the form without a trailing dot; counted in [`Zone::skipped`]) |
 //! | `d.c.b.a.in-addr.arpa`, nibbles`.ip6.arpa` | PTR of cluster IPs → `<svc>.<ns>.svc.<zone>`; of headless endpoints → `<host>.<svc>.<ns>.svc.<zone>` |
 //! | `<zone>` and each reverse zone apex | SOA (`ns.dns.<zone>`, `hostmaster.<zone>`, serial, 7200, 1800, 86400, negative TTL) and NS `ns.dns.<zone>` |
 //! | `ns.dns.<zone>` | A/AAAA of [`ZoneConfig::nameservers`], when given |

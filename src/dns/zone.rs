@@ -516,7 +516,10 @@ impl ZoneBuilder {
     /// - ExternalName: CNAME `<svc>.<ns>.svc.<domain>` → `externalName` (trailing dot allowed);
     ///   nothing when `externalName` is an IP address (`192.0.2.1`, `2001:db8::1`, with or
     ///   without a trailing dot), which API validation accepts but is no host name: CoreDNS
-    ///   serves no record for it either, so the name is NXDOMAIN (counted in [`Zone::skipped`]);
+    ///   serves no record for the form without the dot either, so the name is NXDOMAIN
+    ///   (counted in [`Zone::skipped`]). CoreDNS tests the value as written, so for
+    ///   `192.0.2.1.` it serves a CNAME to a host name that does not exist; svcplane reads the
+    ///   dotted form as the address it is, as its validation strips the dot of host names;
     /// - with cluster IPs: A/AAAA of every cluster IP, PTR of each, SRV
     ///   `_<port>._<proto>.<svc>…` (priority 0, weight 100, the Service port, target the
     ///   Service name) for every named port;
