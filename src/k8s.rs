@@ -299,13 +299,7 @@ impl Loader {
     /// Applies one JSON document (see the [module documentation](self) for what it may hold)
     /// to `catalog`. On error nothing changed, in the catalog or the loader.
     pub fn apply_json(&mut self, catalog: &mut Catalog, json: &[u8]) -> Result<Applied, LoadError> {
-        let doc: Value = serde_json::from_slice(json).map_err(|e| LoadError {
-            item: None,
-            kind: "",
-            object: Box::default(),
-            field: String::new(),
-            reason: Reason::Syntax(e.to_string()),
-        })?;
+        let doc = parse_json(json)?;
         let ops = convert_document(&doc, catalog.config())?;
         let mut applied = Applied::default();
         if ops.len() <= 1 {
@@ -350,13 +344,7 @@ impl Loader {
         namespace: Option<&str>,
         json: &[u8],
     ) -> Result<Applied, LoadError> {
-        let doc: Value = serde_json::from_slice(json).map_err(|e| LoadError {
-            item: None,
-            kind: "",
-            object: Box::default(),
-            field: String::new(),
-            reason: Reason::Syntax(e.to_string()),
-        })?;
+        let doc = parse_json(json)?;
         let typed = match kind {
             Kind::Service => "ServiceList",
             Kind::EndpointSlice => "EndpointSliceList",
@@ -544,6 +532,17 @@ impl Loader {
 
 // ---------------------------------------------------------------------------------------------
 // Conversion from JSON.
+
+/// The JSON value in `json`, or the syntax error (with line and column).
+fn parse_json(json: &[u8]) -> Result<Value, LoadError> {
+    serde_json::from_slice(json).map_err(|e| LoadError {
+        item: None,
+        kind: "",
+        object: Box::default(),
+        field: String::new(),
+        reason: Reason::Syntax(e.to_string()),
+    })
+}
 
 const SERVICE_TYPES: &[&str] = &["ClusterIP", "NodePort", "LoadBalancer", "ExternalName"];
 const PROTOCOLS: &[&str] = &["TCP", "UDP", "SCTP"];

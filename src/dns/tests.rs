@@ -1433,11 +1433,7 @@ fn pod_records_insecure() {
         // IPv4-mapped: the IPv4 address's A record, as CoreDNS answers it.
         ("--ffff-a00-1.default.pod.cluster.local", "A 10.0.0.1"),
     ] {
-        let rtype = if record.starts_with("AAAA") {
-            Type::AAAA
-        } else {
-            Type::A
-        };
+        let rtype = address_type(record);
         let r = ask(&zone, name, rtype);
         assert_answer(&r, &[&format!("{name}. 5 {record}")]);
         let r = ask(&zone, name, Type::ANY);
@@ -1468,11 +1464,7 @@ fn pod_records_insecure() {
         ("10-244-1-5.DeFault.PoD.Cluster.Local", "A 10.244.1.5"),
         ("FD00--A.Kube-System.POD.cluster.local", "AAAA fd00::a"),
     ] {
-        let rtype = if record.starts_with("AAAA") {
-            Type::AAAA
-        } else {
-            Type::A
-        };
+        let rtype = address_type(record);
         let r = ask(&zone, name, rtype);
         assert_answer(&r, &[&format!("{name}. 5 {record}")]);
         assert_eq!(r.question.as_deref(), Some(&*format!("{name}. {rtype} IN")));
@@ -1610,11 +1602,7 @@ fn pod_records_verified() {
         // Case echoed.
         ("10-244-1-8.Production.POD.cluster.LOCAL", "A 10.244.1.8"),
     ] {
-        let rtype = if record.starts_with("AAAA") {
-            Type::AAAA
-        } else {
-            Type::A
-        };
+        let rtype = address_type(record);
         let r = ask(&zone, name, rtype);
         assert_answer(&r, &[&format!("{name}. 5 {record}")]);
         let other = if rtype == Type::A {
@@ -1737,4 +1725,13 @@ fn nested_reverse_zones_keep_the_names_between_them() {
     // No record anywhere: the gap still exists, as a nested zone's apex sits below it.
     let r = ask(&zone, "244.10.in-addr.arpa", Type::PTR);
     assert_negative(&r, Rcode::NOERROR, &soa("10.in-addr.arpa"));
+}
+
+/// The type of an expected address record written `"A ..."` or `"AAAA ..."`.
+fn address_type(record: &str) -> Type {
+    if record.starts_with("AAAA") {
+        Type::AAAA
+    } else {
+        Type::A
+    }
 }
