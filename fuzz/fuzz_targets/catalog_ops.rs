@@ -285,9 +285,17 @@ fn model_claims(s: &Service) -> ModelClaims {
     };
     let mut c = ModelClaims {
         cluster_ips: ips.iter().copied().collect(),
+        // Only NodePort and LoadBalancer Services allocate their nodePorts: an ExternalName
+        // Service may carry one (the API server stores it as given), which claims nothing.
         node_ports: s
             .ports
             .iter()
+            .filter(|_| {
+                matches!(
+                    s.service_type,
+                    ServiceType::NodePort | ServiceType::LoadBalancer
+                )
+            })
             .filter_map(|p| p.node_port)
             .chain(s.health_check_node_port)
             .collect(),
