@@ -10,7 +10,9 @@ use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::wire::{NameBuf, NameError, Type, WireName};
 use crate::catalog::Catalog;
-use crate::model::{Cidr, EndpointSlice, IpFamily, Protocol, Service, ServiceType};
+use crate::model::{
+    is_dns1123_label, Cidr, EndpointSlice, IpFamily, Protocol, Service, ServiceType,
+};
 
 /// The TTL of every answer unless configured: 5 s, CoreDNS's default.
 pub const DEFAULT_TTL: u32 = 5;
@@ -382,20 +384,10 @@ fn pod_address(label: &[u8]) -> Option<IpAddr> {
     }
 }
 
-/// Whether `label` (lowercase) is a valid namespace name: an RFC 1123 label, as Kubernetes
-/// requires of namespace names (1–63 letters, digits and `-`, starting and ending with a
-/// letter or digit).
+/// Whether `label` (lowercase) is a valid namespace name: a DNS-1123 label, as Kubernetes
+/// requires of namespace names ([`is_dns1123_label`]).
 fn is_namespace_label(label: &[u8]) -> bool {
-    let alnum = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit();
-    match (label.first(), label.last()) {
-        (Some(first), Some(last)) => {
-            label.len() <= super::wire::MAX_LABEL_LEN
-                && alnum(first)
-                && alnum(last)
-                && label.iter().all(|b| alnum(b) || *b == b'-')
-        }
-        _ => false,
-    }
+    core::str::from_utf8(label).is_ok_and(is_dns1123_label)
 }
 
 fn proto_label(protocol: Protocol) -> &'static str {
